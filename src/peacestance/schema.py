@@ -1,0 +1,64 @@
+"""The one source of truth for labels, targets and their phrases.
+
+Every other module (data preparation, training, prediction, serving) imports
+these names instead of spelling the strings again, so adding a target or
+renaming a phrase is a one-line change here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LABELS: tuple[str, ...] = ("favor", "against", "neutral")
+LABEL2ID: dict[str, int] = {label: i for i, label in enumerate(LABELS)}
+ID2LABEL: dict[int, str] = dict(enumerate(LABELS))
+
+#: Target id -> the canonical phrase shown to the model beside the sentence.
+TARGETS: dict[str, str] = {
+    "guarantees": "security guarantees for Ukraine",
+    "troops": "foreign troops in Ukraine",
+    "us_backstop": "U.S. backing for the guarantees",
+    "peace_deal": "a negotiated peace deal with Russia",
+}
+DEFAULT_TARGET = "guarantees"
+
+#: Tags an annotator may put on a hard case (see docs/annotation-guidelines.md).
+PHENOMENA: tuple[str, ...] = (
+    "negation",
+    "conditional",
+    "rhetorical_question",
+    "concessive",
+    "reported_opponent",
+    "sarcasm",
+    "double_target",
+    "hedging",
+)
+
+
+def target_phrase(target: str) -> str:
+    """Return the phrase for a target id, or the text itself when it is a free phrase.
+
+    A string that looks like an id (no spaces) but is not one is a typo, not a
+    phrase: it raises so the caller sees the valid ids instead of a silent guess.
+    """
+    if target in TARGETS:
+        return TARGETS[target]
+    text = target.strip()
+    if not text:
+        raise ValueError(f"empty target; valid ids: {', '.join(TARGETS)}")
+    if " " not in text and text.replace("_", "").isalnum() and text.islower():
+        raise ValueError(f"unknown target id {target!r}; valid ids: {', '.join(TARGETS)} (or pass a free phrase with spaces)")
+    return text
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One labelled (sentence, target) row, with where it came from for error messages."""
+
+    doc_id: str
+    sentence: str
+    target: str
+    label: str
+    note: str = ""
+    phenomena: tuple[str, ...] = field(default_factory=tuple)
+    line: int = 0

@@ -1,0 +1,53 @@
+"""The team's boilerplate cases: furniture is named by kind, prose is left alone."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from peacestance.data.articles import clean_text, strip_dateline
+from peacestance.data.furniture import classify_line
+
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "furniture_cases.yaml").read_text(encoding="utf-8"))
+
+
+def test_there_are_at_least_15_furniture_cases():
+    assert sum(1 for _, kind in CASES if kind) >= 15
+
+
+@pytest.mark.parametrize(("line", "kind"), CASES, ids=[c[0][:40] for c in CASES])
+def test_classify_line(line, kind):
+    assert classify_line(line) == kind
+
+
+def test_video_promo_block_drops_title_and_blurb():
+    title, body, dropped = clean_text("# T\n\nWATCH: Leaders in Paris\nThe summit in two minutes.\n2:41\n\nReal prose follows here.")
+    assert body == ["Real prose follows here."]
+    assert dropped["video"] == 3
+
+
+@pytest.mark.parametrize(("paragraph", "want"), [
+    ("PARIS, Jan 6 (Eurowire) - Leaders met.", "Leaders met."),
+    ("KYIV — Ukraine's minister spoke.", "Ukraine's minister spoke."),
+    ("BRUSSELS/KYIV, 4 September (BPS) – Allies met.", "Allies met."),
+    ("NATO said on Friday it would help.", "NATO said on Friday it would help."),
+])
+def test_strip_dateline(paragraph, want):
+    assert strip_dateline(paragraph) == want
+
+
+def test_subheading_and_title_are_not_body():
+    title, body, dropped = clean_text("Allies agree on a plan\n\nFirst paragraph here.\n\nWhat happens next\n\nSecond one.")
+    assert title == "Allies agree on a plan"
+    assert body == ["First paragraph here.", "Second one."]
+    assert dropped["heading"] == 1
+
+
+def test_hard_wrapped_paragraph_is_joined():
+    _, body, _ = clean_text("# T\n\nThe coalition of the willing met again on Tuesday in a long session\nthat ended with a short statement.")
+    assert body == ["The coalition of the willing met again on Tuesday in a long session that ended with a short statement."]
+
+
+def test_short_wrapped_line_joins_its_continuation():
+    _, body, _ = clean_text("# T\n\nThe coalition met on Tuesday\nand agreed on a plan.\n\n## Next steps\n\nMore prose.")
+    assert body == ["The coalition met on Tuesday and agreed on a plan.", "More prose."]
