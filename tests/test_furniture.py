@@ -51,3 +51,17 @@ def test_hard_wrapped_paragraph_is_joined():
 def test_short_wrapped_line_joins_its_continuation():
     _, body, _ = clean_text("# T\n\nThe coalition met on Tuesday\nand agreed on a plan.\n\n## Next steps\n\nMore prose.")
     assert body == ["The coalition met on Tuesday and agreed on a plan.", "More prose."]
+
+
+def test_author_bio_without_sentence_end_is_not_body():
+    _, body, dropped = clean_text("# T\n\nProse that ends well.\n\nFiona Ashcombe is a former defence correspondent and a columnist for The Ledger\n")
+    assert body == ["Prose that ends well."]
+    assert dropped["heading"] == 1
+
+
+@pytest.mark.parametrize(("paragraph", "want"), [
+    ("HANOVER, Germany — On the first Sunday I stood in a church.", "On the first Sunday I stood in a church."),
+    ("NATO — the alliance says — will not take part.", "NATO — the alliance says — will not take part."),
+])
+def test_dateline_with_region_and_acronym_guard(paragraph, want):
+    assert strip_dateline(paragraph) == want

@@ -30,7 +30,8 @@ _MD_HEADING = re.compile(r"^#{1,6}\s+")
 _MD_DECORATION = re.compile(r"^(\*{3,}|-{3,}|_{3,}|>+)\s*$")
 # "PARIS, Jan 6 (Eurowire) - ", "KYIV — ", "BRUSSELS/KYIV, 4 September (BPS) – "
 _DATELINE = re.compile(
-    r"^[A-Z][A-Z.'’/ -]{1,40}"
+    r"^(?!(?:NATO|EU|UN|US|UK|OSCE|G7|G20)\b)[A-Z][A-Z.'’/ -]{2,40}"
+    r"(,\s*[A-Z][A-Za-z.'’ -]{1,25}(?=\s*[,(–—-]))?"
     r"(,\s*(?:[A-Z][a-z]{2,9}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,9})(?:,?\s*\d{4})?)?"
     r"\s*(\([^()]{1,40}\))?\s*[-–—]+\s+(?=\S)"
 )
@@ -56,12 +57,6 @@ def strip_dateline(paragraph: str) -> str:
     if match and any(ch.isalpha() for ch in match.group(0)):
         return paragraph[match.end():]
     return paragraph
-
-
-def _is_heading(line: str) -> bool:
-    return bool(_MD_HEADING.match(line)) or (
-        not _TERMINAL.search(line) and len(line.split()) <= _MAX_HEADING_WORDS
-    )
 
 
 def clean_text(text: str, title: str | None = None) -> tuple[str, list[str], Counter]:
@@ -99,9 +94,15 @@ def clean_text(text: str, title: str | None = None) -> tuple[str, list[str], Cou
             title = _MD_HEADING.sub("", line).strip()
             continue
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        wrapped = bool(following) and following[0].islower()
-        if _MD_HEADING.match(line) or (_is_heading(line) and not wrapped):
-            # A short unterminated line is a subheading, unless prose visibly continues on the next line.
+        unterminated = _TERMINAL.search(line) is None
+        if unterminated and not following:
+            wrapped = False  # a line that ends its block without a sentence end: heading, bio, tagline
+        elif unterminated and len(line.split()) > _MAX_HEADING_WORDS:
+            wrapped = True  # a long line running on into the next: hard-wrapped prose
+        else:
+            wrapped = bool(following) and following[0].islower()
+        if _MD_HEADING.match(line) or (unterminated and not wrapped):
+            # An unterminated line is a subheading or a tagline, unless prose visibly continues.
             dropped["heading"] += 1
             close()
             continue
@@ -109,7 +110,7 @@ def clean_text(text: str, title: str | None = None) -> tuple[str, list[str], Cou
     close()
     body = []
     for i, paragraph in enumerate(paragraphs):
-        paragraph = strip_dateline(paragraph) if i == 0 or _DATELINE.match(paragraph) else paragraph
+        paragraph = strip_dateline(paragraph) if i == 0 else paragraph
         if paragraph.strip():
             body.append(paragraph)
     return title or "", body, dropped

@@ -25,7 +25,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"^(skip to (main )?content|skip navigation|menu|main menu|sign in|log ?in|register|search|back to top|"
         r"home|open menu|close menu|toggle navigation|navigation|you are here:?.*)$", _I)),
     ("navigation", re.compile(r"^home\s*(>|›|»|/|\|)", _I)),
-    ("navigation", re.compile(r"^([\w&' -]{1,25}\s*(\||›|»|>|•|·)\s*){2,}[\w&' -]{1,25}$")),
+    ("navigation", re.compile(r"^([\w&' -]{1,25}\s*(\||›|»|>|•|·)\s*){1,}[\w&' -]{1,25}$")),
+    ("navigation", re.compile(r"^[^.!?]{1,60}\s(\||•|·)\s*(https?://)?([a-z0-9-]+\.)+[a-z]{2,}\S*$", _I)),
     ("source", re.compile(r"\(article sourced website\)\s*$", _I)),
     ("source", re.compile(r"^(source|sources|original source)\s*:", _I)),
     ("source", re.compile(r"^(this (article|story|report) (first |originally )?(appeared|was published)|"
@@ -55,6 +56,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"^(?i:by|from|words by)\s+([A-Z][\w'’.-]*\.?\s*){1,4}((,|and|&)\s*([A-Z][\w'’.-]*\.?\s*){1,4}){0,3}"
         r"(,\s*[\w ]{1,40})?$")),
     ("byline", re.compile(r"^by (staff|our|a) (reporter|correspondent|writer|staff)s?\b.{0,40}$", _I)),
+    ("byline", re.compile(r"^(?i:by)\s+[A-Z][\w'’.-]+\s+[A-Z][\w'’.-]+,?[^.!?]{0,120}[^.!?\"”]$")),
     ("byline", re.compile(r"^(reporting|writing|editing|additional reporting|compiled) by\b.*$", _I)),
 )
 

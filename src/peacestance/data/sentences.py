@@ -32,6 +32,12 @@ _ABBREV_MODIFIES = {
     "Foreign", "Prime", "Minister", "Chancellor", "Parliament", "Strategic", "Cabinet", "Chief", "Chiefs",
     "Democrats", "Republicans", "Democratic", "Republican", "Olympic", "Open", "Navy's", "Army's",
 }
+# '"...?" Estonia's foreign minister wrote.': an attribution after a quoted question or exclamation.
+_QUOTE_END = re.compile(r"[?!][\"'”’]$")
+_ATTRIBUTION = re.compile(
+    r"^([A-Z][\w'’.-]*,?\s+){0,7}(said|says|asked|asks|wrote|writes|told|tells|added|adds|replied|shouted|"
+    r"insisted|warned|tweeted|posted|declared|argued|noted|quipped|joked|wondered)\b"
+)
 _LOWER_START = re.compile(r"^[\"'“”‘’(\[]*[a-z]")
 _OPENING_ONLY = re.compile(r"^[\"'“”‘’)\]]+$")
 
@@ -85,15 +91,27 @@ def _backend(name: str) -> Callable[[str], list[str]]:
     return _BACKENDS[name]()
 
 
+# "... wrote on X. Latvia ...": a lone capital after a lower-case word is a name (X, Plan B), not an initial.
+_LONE_CAPITAL_END = re.compile(r"(?<=\s)([a-z]+\s+[A-Z]\.)\s+(?=[A-Z\"“])")
+
+
 def _split_after_country_abbrev(piece: str) -> list[str]:
     """Split "... from the U.S. Europe cannot ..." where the backend saw an abbreviation only."""
+    cuts = [m.end(1) for m in _COUNTRY_ABBREV.finditer(piece) if m.group(2) not in _ABBREV_MODIFIES]
+    cuts += [m.end(1) for m in _LONE_CAPITAL_END.finditer(piece)]
     out, start = [], 0
-    for match in _COUNTRY_ABBREV.finditer(piece):
-        if match.group(2) not in _ABBREV_MODIFIES:
-            out.append(piece[start:match.end(1)])
-            start = match.end()
+    for cut in sorted(cuts):
+        out.append(piece[start:cut])
+        start = cut
     out.append(piece[start:])
-    return out
+    return [p.strip() for p in out]
+
+
+def _after_initial(text: str) -> bool:
+    """True when text ends in a middle initial of a name ("Timothy D."), not "on X." or "Plan B."."""
+    words = text.split()
+    return (len(words) >= 2 and re.fullmatch(r"[A-Z]\.", words[-1]) is not None
+            and words[-2][:1].isupper() and not words[-2].endswith((".", ",", ";")))
 
 
 def _repair(pieces: list[str]) -> list[str]:
@@ -109,8 +127,10 @@ def _repair(pieces: list[str]) -> list[str]:
                 _LOWER_START.match(piece)
                 or _OPENING_ONLY.match(piece)
                 or last_word in _NEVER_FINAL
+                or out[-1].endswith(";")
                 or (last_word == "no." and piece[:1].isdigit())
-                or re.fullmatch(r"(\w\.)", last_word)  # a lone initial: "Timothy D."
+                or (_QUOTE_END.search(out[-1]) and _ATTRIBUTION.match(piece))
+                or _after_initial(out[-1])
             ):
                 out[-1] = f"{out[-1]} {piece}" if not _OPENING_ONLY.match(piece) else out[-1] + piece
                 continue
