@@ -1,0 +1,356 @@
+"""Predict stance for sentences and pages: the Python API and the peacestance-predict CLI.
+
+Inputs are sorted by length, batched, run under ``torch.inference_mode()`` and
+returned in the caller's order; inputs stream through in chunks, so 100,000
+sentences never hold all their tensors at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from peacestance.modeling import META_FILE, read_meta
+from peacestance.schema import DEFAULT_TARGET, LABELS, TARGETS, target_phrase
+
+DEFAULT_MODEL_DIR = Path("models/peacestance")
+MAX_CHARS = 2000  # longer texts are cut before tokenising; max_length would cut them anyway
+STREAM_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The stance of one text toward one target: a label and a probability per label (summing to 1)."""
+
+    label: str
+    scores: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# The documented answer for a text with no words: the guideline's neutral, with certainty.
+EMPTY_PREDICTION = Prediction("neutral", {label: float(label == "neutral") for label in LABELS})
+
+
+def clean_input(text: object, index: int) -> str:
+    """Validate one input; control characters go, whitespace folds, very long texts are cut."""
+    if not isinstance(text, str):
+        raise TypeError(f"input {index} is {type(text).__name__}, not str")
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text[: MAX_CHARS * 2])
+    return " ".join(text.split())[:MAX_CHARS]
+
+
+class _TransformerScorer:
+    def __init__(self, model_dir: str | Path, device: str, precision: str):
+        import torch
+
+        from peacestance.modeling import load_model_dir
+
+        self.torch = torch
+        self.model, self.tokenizer, self.meta = load_model_dir(model_dir)
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        self.max_length = int(self.meta.get("max_length", 128))
+        self.autocast = precision == "bf16"
+        if precision == "int8":
+            if self.device.type != "cpu":
+                raise ValueError("precision=int8 runs on the CPU only; use bf16 on a GPU")
+            from torch.ao.quantization import quantize_dynamic
+
+            self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+
+    def lengths(self, sentences: Sequence[str], phrases: Sequence[str]) -> list[int]:
+        return [len(s) + len(p) for s, p in zip(sentences, phrases)]
+
+    def scores(self, sentences: list[str], phrases: list[str]) -> np.ndarray:
+        torch = self.torch
+        enc = self.tokenizer(sentences, phrases, truncation="only_first", max_length=self.max_length,
+                             padding=True, return_tensors="pt").to(self.device)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.model(**enc).logits
+        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+
+
+class _TfidfScorer:
+    def __init__(self, model_dir: str | Path):
+        from peacestance.baseline import TfidfModel
+
+        self.model = TfidfModel.load(model_dir)
+        self.meta = read_meta(model_dir)
+
+    def lengths(self, sentences: Sequence[str], phrases: Sequence[str]) -> list[int]:
+        return [0] * len(sentences)
+
+    def scores(self, sentences: list[str], phrases: list[str]) -> np.ndarray:
+        return self.model.scores(sentences, phrases)
+
+
+def pick_device(device: str = "auto") -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class Predictor:
+    """A loaded model plus the batching that makes it fast and order-preserving."""
+
+    def __init__(self, model_dir: str | Path, batch_size: int = 64, device: str = "auto", threads: int | None = None,
+                 precision: str = "fp32"):
+        if precision not in ("fp32", "bf16", "int8"):
+            raise ValueError(f"precision must be fp32, bf16 or int8, not {precision!r}")
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+        self.model_dir = Path(model_dir)
+        meta = read_meta(model_dir)
+        self.kind = meta.get("kind", "transformer")
+        self.batch_size = int(batch_size)
+        self.device = pick_device(device)
+        if precision == "bf16":
+            _check_bf16(self.device)
+        self._scorer = _TfidfScorer(model_dir) if self.kind == "tfidf" else _TransformerScorer(model_dir, self.device, precision)
+        self.meta = meta
+
+    def _phrases(self, target: str | Sequence[str], n: int) -> list[str]:
+        if isinstance(target, str):
+            return [target_phrase(target)] * n
+        targets = list(target)
+        if len(targets) != n:
+            raise ValueError(f"got {len(targets)} targets for {n} texts; pass one target or one per text")
+        return [target_phrase(t) for t in targets]
+
+    def score_pairs(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
+        """Probabilities (n, 3) for already-clean pairs, in input order; empty texts get EMPTY_PREDICTION."""
+        out = np.zeros((len(sentences), len(LABELS)), dtype=np.float32)
+        live = [i for i, s in enumerate(sentences) if s]
+        out[[i for i, s in enumerate(sentences) if not s], LABELS.index("neutral")] = 1.0
+        lengths = self._scorer.lengths([sentences[i] for i in live], [phrases[i] for i in live])
+        order = [live[k] for k in np.argsort(lengths, kind="stable")]
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            out[idx] = self._scorer.scores([sentences[i] for i in idx], [phrases[i] for i in idx])
+        return out
+
+    def predict(self, texts: str | Sequence[str], target: str | Sequence[str] = DEFAULT_TARGET) -> Prediction | list[Prediction]:
+        """One Prediction for a string, a list in the caller's order for a list of strings."""
+        single = isinstance(texts, str)
+        items = [texts] if single else texts
+        if items is None or isinstance(items, (bytes, dict)):
+            raise TypeError("texts must be a string or a sequence of strings")
+        results = list(self.iter_predict(items, target))
+        return results[0] if single else results
+
+    def iter_predict(self, texts: Iterable[str], target: str | Sequence[str] = DEFAULT_TARGET,
+                     chunk: int = STREAM_CHUNK) -> Iterator[Prediction]:
+        """Stream predictions for any number of texts, holding one chunk of tensors at a time."""
+        targets = None if isinstance(target, str) else list(target)
+        buffer: list[str] = []
+        base = 0
+        for i, text in enumerate(texts):
+            buffer.append(clean_input(text, i))
+            if len(buffer) == chunk:
+                yield from self._predict_chunk(buffer, target if targets is None else targets[base:base + chunk])
+                base += chunk
+                buffer = []
+        if targets is not None and base + len(buffer) != len(targets):
+            raise ValueError(f"got {len(targets)} targets for {base + len(buffer)} texts; pass one target or one per text")
+        if buffer:
+            yield from self._predict_chunk(buffer, target if targets is None else targets[base:])
+
+    def _predict_chunk(self, texts: list[str], target: str | Sequence[str]) -> Iterator[Prediction]:
+        probs = self.score_pairs(texts, self._phrases(target, len(texts)))
+        for row in probs:
+            yield Prediction(LABELS[int(row.argmax())], {label: float(p) for label, p in zip(LABELS, row)})
+
+    def analyze(self, page_text: str, targets: Sequence[str] | None = None, top_k: int = 3) -> dict:
+        """Every target on every body sentence of one raw page, with a per-target summary."""
+        from peacestance.data import split_article
+
+        if not isinstance(page_text, str):
+            raise TypeError(f"page_text is {type(page_text).__name__}, not str")
+        targets = list(targets or TARGETS)
+        sentences = split_article(page_text) if page_text.strip() else []
+        rows, summary = [], {}
+        for target in targets:
+            preds = self.predict(sentences, target) if sentences else []
+            counts = {label: sum(p.label == label for p in preds) for label in LABELS}
+            confident = sorted(
+                (i for i, p in enumerate(preds) if p.label != "neutral"), key=lambda i: -max(preds[i].scores.values())
+            )[:top_k]
+            summary[target] = {
+                "counts": counts,
+                "shares": {k: (v / len(preds) if preds else 0.0) for k, v in counts.items()},
+                "most_confident": [{"sentence": sentences[i], **preds[i].to_dict()} for i in confident],
+            }
+            rows.extend({"index": i, "sentence": s, "target": target, **p.to_dict()}
+                        for i, (s, p) in enumerate(zip(sentences, preds)))
+        rows.sort(key=lambda r: (r["index"], targets.index(r["target"])))
+        return {"sentences": len(sentences), "rows": rows, "summary": summary}
+
+
+def _check_bf16(device: str) -> None:
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError("precision=bf16: this GPU does not support bfloat16; use fp32")
+    if device == "cpu":
+        try:
+            torch.matmul(torch.ones(2, 2, dtype=torch.bfloat16), torch.ones(2, 2, dtype=torch.bfloat16))
+        except RuntimeError as exc:
+            raise ValueError(f"precision=bf16: this CPU cannot run bfloat16 matmuls ({exc}); use fp32") from None
+
+
+def resolve_source(source: str | Path | None) -> Path:
+    """A model folder, runs:/<id>/model, models:/<name>/<version|@alias|latest>, or None (the default)."""
+    tried = []
+    if source is None:
+        if (DEFAULT_MODEL_DIR / META_FILE).is_file():
+            return DEFAULT_MODEL_DIR
+        tried.append(str(DEFAULT_MODEL_DIR))
+        source = "models:/peacestance/latest"
+    text = str(source)
+    if text.startswith(("runs:/", "models:/")):
+        return _download_mlflow_model(text, tried)
+    path = Path(text)
+    if (path / META_FILE).is_file():
+        return path
+    if (path / "artifacts" / "model_dir" / META_FILE).is_file():  # a downloaded MLflow pyfunc folder
+        return path / "artifacts" / "model_dir"
+    tried.append(text)
+    raise FileNotFoundError(f"no peacestance model found; tried: {', '.join(tried)}")
+
+
+def _download_mlflow_model(uri: str, tried: list[str]) -> Path:
+    import mlflow
+
+    from peacestance.config import compose
+
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        mlflow.set_tracking_uri(compose().tracking.uri)
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; the message names the source
+        tried.append(f"{uri} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+        raise FileNotFoundError(f"no peacestance model found; tried: {', '.join(tried)}") from None
+    folder = local / "artifacts" / "model_dir"
+    if not (folder / META_FILE).is_file():
+        tried.append(f"{uri} (no artifacts/model_dir in it)")
+        raise FileNotFoundError(f"no peacestance model found; tried: {', '.join(tried)}")
+    return folder
+
+
+def load_predictor(source: str | Path | None = None, **kwargs) -> Predictor:
+    """Load a Predictor from a folder, an MLflow run or registry URI, or the default model."""
+    return Predictor(resolve_source(source), **kwargs)
+
+
+_DEFAULT: Predictor | None = None
+
+
+def predict(texts: str | Sequence[str], target: str | Sequence[str] = DEFAULT_TARGET) -> Prediction | list[Prediction]:
+    """Module-level predict with a cached default predictor (models/peacestance, else the registry)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_predictor()
+    return _DEFAULT.predict(texts, target)
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _read_inputs(stream, default_target: str, skip_bad: bool) -> tuple[list[str], list[str], list[str]]:
+    texts, targets, bad = [], [], []
+    for number, line in enumerate(stream, start=1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                    raise ValueError('needs a string "text" field')
+                target = record.get("target", default_target)
+                if not isinstance(target, str):
+                    raise ValueError('"target" must be a string')
+            except ValueError as exc:
+                message = f"line {number}: bad JSONL input ({exc})"
+                if not skip_bad:
+                    raise SystemExit(f"peacestance-predict: {message}; fix it or pass --skip-bad") from None
+                bad.append(message)
+                continue
+            texts.append(record["text"])
+            targets.append(target)
+        else:
+            texts.append(line)
+            targets.append(default_target)
+    return texts, targets, bad
+
+
+def _write(rows: list[dict], fmt: str, out) -> None:
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(["text", "target", "label", *LABELS])
+        for row in rows:
+            writer.writerow([row["text"], row["target"], row["label"], *(f"{row['scores'][k]:.4f}" for k in LABELS)])
+    else:
+        for row in rows:
+            out.write(f"{row['label']:<8} {row['scores'][row['label']]:.2f}  {row['target']:<12} {row['text'][:90]}\n")
+
+
+def cli(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="peacestance-predict", description="Stance of sentences toward peace-deal targets.")
+    parser.add_argument("--model", default=None, help="model folder, runs:/<id>/model or models:/peacestance/<version|@alias|latest>")
+    parser.add_argument("--target", default=DEFAULT_TARGET, help=f"a target id ({', '.join(TARGETS)}) or a free phrase")
+    parser.add_argument("--input", default="-", help="file of lines (plain text or JSONL {text, target}); - for stdin")
+    parser.add_argument("--format", choices=("jsonl", "csv", "table"), default="jsonl")
+    parser.add_argument("--article", action="store_true", help="treat the input as one page and print the analysis")
+    parser.add_argument("--skip-bad", action="store_true", help="skip malformed JSONL lines and report them on stderr")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32")
+    args = parser.parse_args(argv)
+    try:
+        target_phrase(args.target)
+        predictor = load_predictor(args.model, batch_size=args.batch_size, precision=args.precision)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"peacestance-predict: {exc}", file=sys.stderr)
+        return 2
+    stream = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
+    with stream:
+        if args.article:
+            print(json.dumps(predictor.analyze(stream.read()), indent=2, ensure_ascii=False))
+            return 0
+        texts, targets, bad = _read_inputs(stream, args.target, args.skip_bad)
+    for message in bad:
+        print(f"peacestance-predict: skipped {message}", file=sys.stderr)
+    try:
+        preds = predictor.predict(texts, targets)
+    except ValueError as exc:
+        print(f"peacestance-predict: {exc}", file=sys.stderr)
+        return 2
+    rows = [{"text": t, "target": g, **p.to_dict()} for t, g, p in zip(texts, targets, preds)]
+    _write(rows, args.format, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli())
