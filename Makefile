@@ -41,7 +41,7 @@ test: install-dev
 	$(BIN)/pytest
 
 repro: install
-	$(BIN)/dvc repro
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
 ui: install
 	$(BIN)/mlflow ui --backend-store-uri $(STORE) --port 5000

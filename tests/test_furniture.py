@@ -65,3 +65,9 @@ def test_author_bio_without_sentence_end_is_not_body():
 ])
 def test_dateline_with_region_and_acronym_guard(paragraph, want):
     assert strip_dateline(paragraph) == want
+
+
+def test_headline_repeated_in_body_is_dropped_even_with_a_question_mark():
+    _, body, dropped = clean_text("Who will guard the ceasefire?\n\nProse follows here.", title="Who will guard the ceasefire?")
+    assert body == ["Prose follows here."]
+    assert dropped["heading"] == 1

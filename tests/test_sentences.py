@@ -66,3 +66,12 @@ def test_split_article_reads_html():
         "Moscow called any deployment unacceptable, a spokesman said on Friday.",
     ]
     assert not any("Reuters" in s or "Share" in s for s in sentences)
+
+
+def test_html_headline_longer_than_title_is_not_glued_to_the_first_paragraph():
+    html = """<!DOCTYPE html><html><head><title>Lavrov says Russia wants a deal</title></head><body><article>
+    <h1>Lavrov says Russia wants a deal, but rules out any European force as Washington argues over its role</h1>
+    <p>MOSCOW — Russia wants a peace agreement, Lavrov said on Tuesday. He repeated old demands.</p>
+    <p>European diplomats dismissed the remarks as familiar, saying nothing in them was new at all.</p>
+    </article></body></html>"""
+    assert split_article(html)[:2] == ["Russia wants a peace agreement, Lavrov said on Tuesday.", "He repeated old demands."]

@@ -99,9 +99,10 @@ def _mlflow_callback(world_size: int):
 
         def __init__(self):
             self.losses: list[float] = []
+            self.active = True  # off for the evaluations after training, which are no epoch of their own
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if not state.is_world_process_zero or not logs:
+            if not self.active or not state.is_world_process_zero or not logs:
                 return
             if "loss" in logs:
                 loss = float(logs["loss"]) / max(world_size, 1) if world_size > 1 else float(logs["loss"])
@@ -186,12 +187,14 @@ def fit_transformer(cfg: DictConfig, splits: dict[str, pd.DataFrame], device: st
         save_only_model=False,
         **pick_precision(cfg.train.mixed_precision, device),
     )
+    epoch_logger = _mlflow_callback(world_size)
     trainer = _trainer_class()(
         model=model, args=args, train_dataset=data["train"], eval_dataset=data["validation"],
         data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics,
-        callbacks=[EarlyStoppingCallback(cfg.train.early_stopping_patience), _mlflow_callback(world_size)],
+        callbacks=[EarlyStoppingCallback(cfg.train.early_stopping_patience), epoch_logger],
     )
     trainer.train(resume_from_checkpoint=resume_from)
+    epoch_logger.active = False
     val = trainer.evaluate()
     val_metrics = {k.removeprefix("eval_"): float(v) for k, v in val.items() if k.startswith("eval_") and isinstance(v, (int, float))}
     logits = trainer.predict(data["test"]).predictions

@@ -59,11 +59,13 @@ def strip_dateline(paragraph: str) -> str:
     return paragraph
 
 
-def clean_text(text: str, title: str | None = None) -> tuple[str, list[str], Counter]:
+def clean_text(text: str, title: str | None = None, may_wrap: bool = True) -> tuple[str, list[str], Counter]:
     """Split a text page into (title, body paragraphs, dropped-line counts).
 
     When ``title`` is None the first line that is not furniture is the title
     (a ``# `` Markdown heading or a plain line); JSONL pages pass theirs in.
+    ``may_wrap=False`` says each line is a whole paragraph (text extracted from
+    HTML), so a line without a sentence end is always a heading.
     """
     dropped: Counter = Counter()
     paragraphs: list[str] = []
@@ -93,9 +95,14 @@ def clean_text(text: str, title: str | None = None) -> tuple[str, list[str], Cou
         if title is None:
             title = _MD_HEADING.sub("", line).strip()
             continue
+        if title and _MD_HEADING.sub("", line).strip().casefold() == title.casefold():
+            dropped["heading"] += 1  # the headline repeated in the body (HTML <h1> beside <title>)
+            continue
         following = lines[i + 1] if i + 1 < len(lines) else ""
         unterminated = _TERMINAL.search(line) is None
-        if unterminated and not following:
+        if unterminated and not may_wrap:
+            wrapped = False
+        elif unterminated and not following:
             wrapped = False  # a line that ends its block without a sentence end: heading, bio, tagline
         elif unterminated and len(line.split()) > _MAX_HEADING_WORDS:
             wrapped = True  # a long line running on into the next: hard-wrapped prose
@@ -144,7 +151,7 @@ def split_article(page_text: str, segmenter: str = DEFAULT_SEGMENTER) -> list[st
     """
     if looks_like_html(page_text):
         title, text = html_to_text(page_text)
-        _, paragraphs, _ = clean_text(text, title=title)
+        _, paragraphs, _ = clean_text(text, title=title, may_wrap=False)
     else:
         _, paragraphs, _ = clean_text(page_text)
     return [s for p in paragraphs for s in split_sentences(p, segmenter)]
@@ -170,8 +177,8 @@ def _read_text(path: Path) -> str:
 
 
 def _page_from_text(doc_id: str, text: str, path: Path, title: str | None = None, line: int | None = None,
-                    **meta: str) -> Page:
-    title, paragraphs, dropped = clean_text(text, title=title)
+                    may_wrap: bool = True, **meta: str) -> Page:
+    title, paragraphs, dropped = clean_text(text, title=title, may_wrap=may_wrap)
     if not paragraphs:
         raise DataError("page has no body paragraphs after removing furniture", path=path, line=line)
     return Page(doc_id=doc_id, title=title, paragraphs=paragraphs, dropped=dropped, path=str(path), **meta)
@@ -185,7 +192,7 @@ def read_page_file(path: Path) -> Iterator[Page]:
         yield _page_from_text(path.stem, text, path)
     elif suffix in HTML_SUFFIXES:
         title, body = html_to_text(text, source=str(path))
-        yield _page_from_text(path.stem, body, path, title=title)
+        yield _page_from_text(path.stem, body, path, title=title, may_wrap=False)
     elif suffix in JSONL_SUFFIXES:
         yield from _read_jsonl_pages(path, text)
     else:

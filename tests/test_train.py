@@ -1,0 +1,162 @@
+"""Training and tracking, end to end on the synthetic corpus with the tiny model (real MLflow, real SQLite)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from corpus_factory import data_overrides, write_corpus
+from mlflow.tracking import MlflowClient
+
+from peacestance.config import compose
+from peacestance.data.prepare import prepare
+from peacestance.evaluate import evaluate
+from peacestance.train import train
+
+pytestmark = pytest.mark.slow
+
+
+def overrides(root: Path, paths: dict[str, Path], *extra: str) -> list[str]:
+    return [*data_overrides(paths), "experiment=smoke", f"tracking.uri=sqlite:///{root}/mlflow.db",
+            f"tracking.artifact_location={root}/mlartifacts", f"model_dir={root}/model",
+            f"reports_dir={root}/reports", f"train.checkpoint_dir={root}/ckpt", *extra]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One prepare + train(tiny) + evaluate run that several tests inspect."""
+    root = tmp_path_factory.mktemp("run")
+    paths = write_corpus(root, n_pages=16, per_page=15)
+    cfg = compose(overrides(root, paths))
+    prepare(cfg)
+    val_f1 = train(cfg)
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    exp = client.get_experiment_by_name("peacestance")
+    run = client.search_runs([exp.experiment_id])[0]
+    return {"root": root, "paths": paths, "cfg": cfg, "val_f1": val_f1, "client": client, "run": run}
+
+
+def test_tiny_model_learns_the_synthetic_set(trained):
+    assert trained["val_f1"] >= 0.9
+    assert trained["run"].data.metrics["test_macro_f1"] >= 0.9
+
+
+def test_run_holds_params_tags_and_per_epoch_curves(trained):
+    run, client = trained["run"], trained["client"]
+    assert run.data.params["train.lr"] == "0.003"
+    assert run.data.params["model.name"] == "tiny"
+    assert run.data.params["data.split.seed"] == "13"
+    assert all(len(v) <= 6000 for v in run.data.params.values())
+    assert len(run.data.tags["data_hash"]) == 16 and run.data.tags["device"] == "cpu"
+    assert "git_commit" in run.data.tags
+    for key in ("train_loss", "val_loss", "val_macro_f1", "val_f_avg"):
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
+        assert steps == sorted(steps) and len(steps) >= 2, key
+    for key in ("test_macro_f1", "test_f_avg", "test_accuracy", "test_f1_favor", "test_macro_f1_troops"):
+        assert key in run.data.metrics
+
+
+def test_run_holds_artifacts(trained):
+    run, client = trained["run"], trained["client"]
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert "config.yaml" in names
+    evals = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "eval")}
+    assert {"confusion_matrix.png", "per_target_f1.png", "classification_report.txt", "test_predictions.csv"} <= evals
+
+
+def test_registered_pyfunc_loads_and_predicts(trained):
+    mlflow.set_tracking_uri(trained["cfg"].tracking.uri)
+    versions = trained["client"].search_model_versions("name='peacestance'")
+    assert versions
+    model = mlflow.pyfunc.load_model("models:/peacestance/latest")
+    out = model.predict(pd.DataFrame({"text": ["Rome firmly opposes a European troop deployment.",
+                                               "Paris strongly supports security guarantees for Kyiv."],
+                                      "target": ["troops", "guarantees"]}))
+    assert list(out.columns) == ["label", "favor", "against", "neutral"]
+    assert list(out["label"]) == ["against", "favor"]
+    assert (out[["favor", "against", "neutral"]].sum(axis=1) - 1).abs().max() < 1e-4
+
+
+def test_saved_model_folder_is_plain_and_pickle_free(trained):
+    folder = trained["root"] / "model"
+    names = {p.name for p in folder.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "peacestance.json"} <= names
+    assert not [n for n in names if n.endswith((".bin", ".pkl", ".pt"))]
+    meta = json.loads((folder / "peacestance.json").read_text())
+    assert meta["targets"]["troops"] == "foreign troops in Ukraine" and meta["max_length"] == 64
+    assert json.loads((folder / "config.json").read_text())["id2label"] == {"0": "favor", "1": "against", "2": "neutral"}
+
+
+def test_evaluate_writes_reports(trained):
+    metrics = evaluate(trained["cfg"])
+    reports = trained["root"] / "reports"
+    assert json.loads((reports / "metrics.json").read_text())["test"]["macro_f1"] == round(metrics["macro_f1"], 4)
+    assert (reports / "confusion_matrix.png").stat().st_size > 1000
+    table = pd.read_csv(reports / "per_target.csv")
+    assert set(table["target"]) == {"guarantees", "troops", "us_backstop", "peace_deal", "all"}
+    # evaluate and train score the same test rows the same way
+    assert metrics["macro_f1"] == pytest.approx(trained["run"].data.metrics["test_macro_f1"], abs=1e-6)
+
+
+def test_same_seed_gives_identical_metrics(trained, tmp_path):
+    cfg = compose(overrides(tmp_path, trained["paths"], "train.epochs=2", "tracking.log_model=false"))
+    first = train(cfg)
+    second = train(cfg)
+    assert first == second
+
+
+def test_resume_continues_the_same_run(trained, tmp_path):
+    base = overrides(tmp_path, trained["paths"], "tracking.log_model=false", "train.early_stopping_patience=9")
+    train(compose(base + ["train.epochs=1"]))
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    exp = client.get_experiment_by_name("peacestance")
+    assert len(client.search_runs([exp.experiment_id])) == 1
+    train(compose(base + ["train.epochs=3", "train.resume=true"]))
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1
+    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "val_macro_f1")]
+    assert steps == [1, 2, 3]
+
+
+def test_resume_without_checkpoint_is_a_clear_error(trained, tmp_path):
+    with pytest.raises(FileNotFoundError, match="train.resume=true but .* holds no checkpoint"):
+        train(compose(overrides(tmp_path, trained["paths"], "train.resume=true")))
+
+
+def test_tfidf_baseline_is_trained_and_logged_the_same_way(trained, tmp_path):
+    cfg = compose(overrides(tmp_path, trained["paths"], "model=tfidf"))
+    assert train(cfg) >= 0.9
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    run = client.search_runs([client.get_experiment_by_name("peacestance").experiment_id])[0]
+    assert run.data.params["model.name"] == "tfidf" and run.data.metrics["test_macro_f1"] >= 0.9
+    assert not [p for p in (tmp_path / "model").iterdir() if p.suffix in (".pkl", ".joblib")]
+    assert evaluate(cfg)["macro_f1"] == pytest.approx(run.data.metrics["test_macro_f1"])
+
+
+def test_sweep_makes_one_parent_and_a_child_per_job(trained, tmp_path):
+    cmd = [sys.executable, "-m", "peacestance.train", "-m", "train.lr=3e-3,1e-3",
+           *overrides(tmp_path, trained["paths"], "tracking.log_model=false", "train.epochs=1"),
+           f"hydra.sweep.dir={tmp_path}/sweep"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("peacestance").experiment_id])
+    parents = [r for r in runs if "peacestance.sweep_dir" in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
+    assert len(parents) == 1 and len(children) == 2
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    best = [c for c in children if c.data.tags.get("best_in_sweep") == "true"]
+    assert len(best) == 1 and parents[0].data.tags["best_run_id"] == best[0].info.run_id
+    assert sorted(c.data.params["train.lr"] for c in children) == ["0.001", "0.003"]
+
+
+def test_unreachable_server_fails_before_training(trained, tmp_path):
+    cfg = compose(overrides(tmp_path, trained["paths"], "tracking=server", "tracking.uri=http://127.0.0.1:9"))
+    with pytest.raises(Exception, match=r"cannot reach the MLflow tracking server at http://127.0.0.1:9"):
+        train(cfg)
+    assert not (tmp_path / "ckpt").exists()
