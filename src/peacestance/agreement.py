@@ -1,0 +1,111 @@
+"""Inter-annotator agreement: draw the double-labelling sample, then compute Cohen's kappa.
+
+    python -m peacestance.agreement sample   # writes data/raw/agreement/sample.jsonl (no labels)
+    python -m peacestance.agreement          # kappa per target and overall vs. the second pass
+
+The sample is stratified by target and seeded, so it is the same every time;
+the second annotator sees only (doc_id, sentence, target), never a label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from sklearn.metrics import cohen_kappa_score
+
+from peacestance.data.annotations import normalize, read_annotations
+from peacestance.schema import LABELS, TARGETS
+
+ANNOTATIONS = Path("data/raw/annotations.jsonl")
+AGREEMENT_DIR = Path("data/raw/agreement")
+PER_TARGET = 60
+SEED = 2026
+
+
+def draw_sample(annotations_path: Path = ANNOTATIONS, per_target: int = PER_TARGET, seed: int = SEED) -> list[dict]:
+    rows = read_annotations(annotations_path)
+    by_target = defaultdict(list)
+    for row in sorted(rows, key=lambda r: r.line):
+        by_target[row.target].append(row)
+    rng = random.Random(seed)
+    picked = []
+    for target in TARGETS:
+        picked += rng.sample(by_target[target], min(per_target, len(by_target[target])))
+    rng.shuffle(picked)
+    return [{"item": i, "doc_id": r.doc_id, "sentence": r.sentence, "target": r.target} for i, r in enumerate(picked)]
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise SystemExit(f"{path}:{number}: malformed JSON: {exc.msg}") from None
+    return out
+
+
+def first_pass_labels(annotations_path: Path, adjudication_path: Path | None) -> tuple[dict, dict]:
+    """(first-pass labels, final labels): adjudication.jsonl remembers what a changed label was before."""
+    final = {(r.doc_id, normalize(r.sentence), r.target): r.label for r in read_annotations(annotations_path)}
+    first = dict(final)
+    if adjudication_path is not None and adjudication_path.is_file():
+        for row in read_jsonl(adjudication_path):
+            first[(row["doc_id"], normalize(row["sentence"]), row["target"])] = row["first"]
+    return first, final
+
+
+def kappa_report(annotations_path: Path, second_path: Path, adjudication_path: Path | None = None) -> dict:
+    """Cohen's kappa per target and overall between the first and the second pass (before adjudication)."""
+    first, final = first_pass_labels(annotations_path, adjudication_path)
+    pairs = defaultdict(list)
+    missing = []
+    for number, row in enumerate(read_jsonl(second_path), start=1):
+        if row.get("label") not in LABELS:
+            raise SystemExit(f"{second_path}:{number}: label must be one of {LABELS}, got {row.get('label')!r}")
+        key = (row["doc_id"], normalize(row["sentence"]), row["target"])
+        if key not in first:
+            missing.append(number)
+            continue
+        pairs[row["target"]].append((first[key], row["label"]))
+    report = {"n": sum(len(p) for p in pairs.values()), "unmatched_lines": missing, "per_target": {},
+              "disagreements": sum(a != b for p in pairs.values() for a, b in p)}
+    every = []
+    for target in TARGETS:
+        if pairs[target]:
+            a, b = zip(*pairs[target])
+            report["per_target"][target] = {"n": len(a), "kappa": round(cohen_kappa_score(a, b, labels=list(LABELS)), 4),
+                                            "agreement": round(sum(x == y for x, y in zip(a, b)) / len(a), 4)}
+            every += pairs[target]
+    a, b = zip(*every)
+    report["overall"] = {"kappa": round(cohen_kappa_score(a, b, labels=list(LABELS)), 4),
+                         "agreement": round(sum(x == y for x, y in every) / len(every), 4)}
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", default="kappa", choices=("kappa", "sample"))
+    parser.add_argument("--annotations", type=Path, default=ANNOTATIONS)
+    parser.add_argument("--dir", type=Path, default=AGREEMENT_DIR)
+    args = parser.parse_args(argv)
+    if args.command == "sample":
+        args.dir.mkdir(parents=True, exist_ok=True)
+        rows = draw_sample(args.annotations)
+        (args.dir / "sample.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        print(f"wrote {len(rows)} items to {args.dir / 'sample.jsonl'}")
+        return 0
+    report = kappa_report(args.annotations, args.dir / "second_pass.jsonl", args.dir / "adjudication.jsonl")
+    json.dump(report, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
