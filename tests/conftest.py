@@ -18,3 +18,19 @@ def corpus(tmp_path: Path) -> dict[str, Path]:
 @pytest.fixture()
 def corpus_cfg(corpus):
     return compose(data_overrides(corpus))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny BERT trained on the synthetic corpus: a real saved model folder, in seconds."""
+    from peacestance.data.prepare import prepare
+    from peacestance.train import train
+
+    root = tmp_path_factory.mktemp("tiny")
+    paths = write_corpus(root, n_pages=16, per_page=15)
+    cfg = compose([*data_overrides(paths), "experiment=smoke", f"tracking.uri=sqlite:///{root}/mlflow.db",
+                   f"tracking.artifact_location={root}/mlartifacts", f"model_dir={root}/model",
+                   f"train.checkpoint_dir={root}/ckpt", "tracking.log_model=false"])
+    prepare(cfg)
+    train(cfg)
+    return root / "model"

@@ -231,8 +231,9 @@ def resolve_source(source: str | Path | None) -> Path:
     path = Path(text)
     if (path / META_FILE).is_file():
         return path
-    if (path / "artifacts" / "model_dir" / META_FILE).is_file():  # a downloaded MLflow pyfunc folder
-        return path / "artifacts" / "model_dir"
+    folder = _pyfunc_model_dir(path)  # a downloaded MLflow pyfunc folder
+    if folder is not None:
+        return folder
     tried.append(text)
     raise FileNotFoundError(f"no peacestance model found; tried: {', '.join(tried)}")
 
@@ -249,11 +250,24 @@ def _download_mlflow_model(uri: str, tried: list[str]) -> Path:
     except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; the message names the source
         tried.append(f"{uri} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
         raise FileNotFoundError(f"no peacestance model found; tried: {', '.join(tried)}") from None
-    folder = local / "artifacts" / "model_dir"
-    if not (folder / META_FILE).is_file():
-        tried.append(f"{uri} (no artifacts/model_dir in it)")
+    folder = _pyfunc_model_dir(local)
+    if folder is None:
+        tried.append(f"{uri} (not a peacestance pyfunc: no model_dir artifact)")
         raise FileNotFoundError(f"no peacestance model found; tried: {', '.join(tried)}")
     return folder
+
+
+def _pyfunc_model_dir(root: Path) -> Path | None:
+    """The model folder inside a logged pyfunc, as its MLmodel file names it."""
+    import yaml
+
+    mlmodel = root / "MLmodel"
+    if not mlmodel.is_file():
+        return None
+    flavor = (yaml.safe_load(mlmodel.read_text(encoding="utf-8")).get("flavors") or {}).get("python_function") or {}
+    entry = (flavor.get("artifacts") or {}).get("model_dir") or {}
+    folder = root / entry.get("path", "")
+    return folder if entry and (folder / META_FILE).is_file() else None
 
 
 def load_predictor(source: str | Path | None = None, **kwargs) -> Predictor:

@@ -23,7 +23,7 @@ from sklearn.metrics import f1_score
 
 from peacestance.schema import LABELS, TARGETS
 
-_NAME = re.compile(r"\b[A-Z][a-zA-Z'’.-]+(?:\s+[A-Z][a-zA-Z'’.-]+)*")
+_NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\.[A-Z][a-zA-Z'’-]*)*(?:\s+[A-Z][a-zA-Z'’-]+)*")
 _WORD = re.compile(r"[a-z][a-z'’-]+")
 
 

@@ -1,0 +1,269 @@
+"""Speed and memory benchmarks, printed as ratios against Hugging Face baselines measured in the same run.
+
+    python benchmarks/run.py            # full: 2,000 pairs, MiniLM, training comparison, 100,000-pair memory run
+    python benchmarks/run.py --smoke    # seconds: tiny model, a few pairs (run by the tests)
+
+Writes benchmarks/results.json and refreshes the results table in README.md (full runs only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from peacestance.schema import LABELS, TARGETS  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results.json"
+README = ROOT / "README.md"
+FLOPS_PER_TOKEN_FWD = 2 * 21.3e6 / 2  # ~21 MFLOP per token forward for MiniLM-L6 (2 x non-embedding params)
+
+
+def bench_inputs(n: int, processed: Path) -> tuple[list[str], list[str]]:
+    """n (sentence, phrase) pairs: every test sentence against every target, or generated text."""
+    test = processed / "test.parquet"
+    if test.is_file():
+        import pandas as pd
+
+        sentences = list(dict.fromkeys(pd.read_parquet(test)["sentence"]))
+    else:
+        rng = np.random.default_rng(0)
+        words = "the coalition said troops would deploy after a ceasefire while Moscow rejected any foreign force".split()
+        sentences = [" ".join(rng.choice(words, rng.integers(8, 40))) + "." for _ in range(n)]
+    pairs = [(s, p) for s in sentences for p in TARGETS.values()]
+    pairs = (pairs * (n // len(pairs) + 1))[:n]
+    return [s for s, _ in pairs], [p for _, p in pairs]
+
+
+def ensure_model(smoke: bool, model_dir: Path | None) -> Path:
+    """The trained model if there is one; else an untrained head on the same encoder (speed does not need weights)."""
+    from peacestance.config import compose
+    from peacestance.modeling import build_model, build_tokenizer, save_model_dir
+
+    if model_dir and (model_dir / "peacestance.json").is_file():
+        return model_dir
+    cfg = compose(["model=tiny"] if smoke else [])
+    tok = build_tokenizer(cfg.model)
+    out = Path(tempfile.mkdtemp(prefix="bench-model-"))
+    save_model_dir(out, build_model(cfg.model, tok), tok, {"model_name": cfg.model.name, "max_length": int(cfg.model.max_length)})
+    return out
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def matmul_gflops() -> float:
+    import torch
+
+    a, b = torch.randn(2048, 384), torch.randn(384, 1536)
+    n = 20
+    torch.matmul(a, b)
+    start = time.perf_counter()
+    for _ in range(n):
+        torch.matmul(a, b)
+    return 2 * 2048 * 384 * 1536 * n / (time.perf_counter() - start) / 1e9
+
+
+def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], repeats: int, batch_size: int) -> dict:
+    import torch
+    from transformers import pipeline
+
+    from peacestance.predict import Predictor
+
+    n = len(sentences)
+    results: dict[str, dict] = {}
+    pipe = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), device="cpu", top_k=None)
+    inputs = [{"text": s, "text_pair": p} for s, p in zip(sentences, phrases)]
+    t = timed(lambda: pipe(inputs), repeats)
+    results["hf_pipeline"] = {"pairs_per_s": n / t}
+
+    reference = None
+    variants = [("fp32", {}), ("bf16", {"precision": "bf16"}), ("int8", {"precision": "int8"})]
+    for name, kwargs in variants:
+        try:
+            predictor = Predictor(model_dir, batch_size=batch_size, device="cpu", **kwargs)
+        except ValueError as exc:
+            results[name] = {"skipped": str(exc)}
+            continue
+        probs = {}
+        t = timed(lambda: probs.__setitem__("p", predictor.score_pairs(sentences, phrases)), repeats)
+        labels = probs["p"].argmax(1)
+        if reference is None:
+            reference = labels
+        results[name] = {"pairs_per_s": n / t, "agreement_with_fp32": float((labels == reference).mean())}
+    base = results["hf_pipeline"]["pairs_per_s"]
+    for row in results.values():
+        if "pairs_per_s" in row:
+            row["ratio_to_pipeline"] = row["pairs_per_s"] / base
+
+    predictor = Predictor(model_dir, batch_size=batch_size, device="cpu")
+    lat = []
+    for s, p in list(zip(sentences, phrases))[:200]:
+        start = time.perf_counter()
+        predictor.score_pairs([s], [p])
+        lat.append((time.perf_counter() - start) * 1000)
+    results["latency_ms"] = {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95))}
+
+    tok = predictor._scorer.tokenizer
+    tokens = np.mean([len(ids) for ids in tok(sentences, phrases, truncation="only_first", max_length=128)["input_ids"]])
+    gflops = matmul_gflops()
+    params = sum(p.numel() for n_, p in predictor._scorer.model.named_parameters() if "embeddings" not in n_)
+    bound = gflops * 1e9 / (2 * params * tokens)
+    results["compute_bound"] = {"matmul_gflops_fp32": gflops, "mean_tokens_per_pair": float(tokens),
+                                "nonembedding_params": int(params), "fp32_bound_pairs_per_s": bound,
+                                "fp32_share_of_bound": results["fp32"]["pairs_per_s"] / bound}
+    torch.set_num_threads(torch.get_num_threads())
+    return results
+
+
+def bench_training(sentences: list[str], phrases: list[str], smoke: bool) -> dict:
+    """Samples/s of the HF Trainer's defaults vs. this project's settings, same model and data."""
+    import pandas as pd
+    import torch
+    from datasets import Dataset
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    from peacestance.config import compose
+    from peacestance.modeling import build_model, build_tokenizer
+    from peacestance.schema import LABEL2ID
+
+    cfg = compose(["model=tiny"] if smoke else [])
+    tok = build_tokenizer(cfg.model)
+    labels = [LABELS[i % 3] for i in range(len(sentences))]
+    enc = tok(sentences, phrases, truncation="only_first", max_length=cfg.model.max_length)
+    data = Dataset.from_dict({**enc, "labels": [LABEL2ID[y] for y in labels], "length": [len(x) for x in enc["input_ids"]]})
+    out = {}
+    settings = {
+        "hf_trainer_default": {},
+        "peacestance": {"train_sampling_strategy": "group_by_length", "length_column_name": "length"},
+        "peacestance_bf16": {"train_sampling_strategy": "group_by_length", "length_column_name": "length", "bf16": True},
+    }
+    for name, extra in settings.items():
+        torch.manual_seed(0)
+        model = build_model(cfg.model, tok)
+        args = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=32, num_train_epochs=1,
+                                 report_to="none", save_strategy="no", use_cpu=True, disable_tqdm=True, seed=0,
+                                 logging_strategy="no", **extra)
+        try:
+            trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=DataCollatorWithPadding(tok))
+            result = trainer.train()
+        except (ValueError, RuntimeError) as exc:
+            out[name] = {"skipped": str(exc)[:200]}
+            continue
+        out[name] = {"samples_per_s": result.metrics["train_samples_per_second"], "train_loss": result.metrics["train_loss"]}
+    base = out["hf_trainer_default"]["samples_per_s"]
+    for row in out.values():
+        if "samples_per_s" in row:
+            row["ratio_to_trainer_default"] = row["samples_per_s"] / base
+    return out
+
+
+def bench_memory(model_dir: Path, n: int) -> dict:
+    """Peak RSS of a fresh process streaming n pairs through Predictor.iter_predict."""
+    code = f"""
+import resource, sys, time
+sys.path.insert(0, {str(ROOT / 'src')!r})
+from peacestance.predict import Predictor
+p = Predictor({str(model_dir)!r}, batch_size=64, device="cpu")
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+texts = ("Poland ruled out sending soldiers but offered its airports as a logistics hub number %d." % i for i in range({n}))
+start = time.perf_counter(); count = 0
+for pred in p.iter_predict(texts, "troops"):
+    count += 1
+print(count, base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter() - start)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    count, base, peak, secs = int(out[0]), int(out[1]), int(out[2]), float(out[3])
+    return {"pairs": count, "peak_rss_mb": peak / 1024, "rss_after_load_mb": base / 1024, "seconds": secs}
+
+
+def write_readme_table(results: dict) -> None:
+    p, t, m = results["predict"], results.get("training", {}), results.get("memory", {})
+    rows = [f"| predict, HF pipeline | {p['hf_pipeline']['pairs_per_s']:.0f} pairs/s | 1.00x | |"]
+    for name in ("fp32", "bf16", "int8"):
+        if "pairs_per_s" in p.get(name, {}):
+            rows.append(f"| predict, {name} | {p[name]['pairs_per_s']:.0f} pairs/s | {p[name]['ratio_to_pipeline']:.2f}x | "
+                        f"agreement with fp32 {100 * p[name]['agreement_with_fp32']:.2f}% |")
+    cb = p["compute_bound"]
+    rows.append(f"| fp32 compute bound | {cb['fp32_bound_pairs_per_s']:.0f} pairs/s | | fp32 reaches {100 * cb['fp32_share_of_bound']:.0f}% |")
+    rows.append(f"| single-sentence latency | p50 {p['latency_ms']['p50']:.1f} ms, p95 {p['latency_ms']['p95']:.1f} ms | | |")
+    for name, row in t.items():
+        if "samples_per_s" in row:
+            rows.append(f"| train, {name} | {row['samples_per_s']:.1f} samples/s | {row['ratio_to_trainer_default']:.2f}x | |")
+    if m:
+        rows.append(f"| predict {m['pairs']:,} pairs, streamed | peak RSS {m['peak_rss_mb']:.0f} MB | | {m['seconds']:.0f} s |")
+    table = "\n".join(["| what | speed | ratio | note |", "|---|---|---|---|", *rows])
+    text = README.read_text(encoding="utf-8")
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        README.write_text(f"{before}{start}\n{table}\n{end}{after}", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny model, few pairs: checks the harness, not the speed")
+    parser.add_argument("--pairs", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--memory-pairs", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "peacestance")
+    parser.add_argument("--skip", nargs="*", default=[], choices=("training", "memory"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    n = args.pairs or (48 if args.smoke else 2000)
+    repeats = args.repeats or (1 if args.smoke else 3)
+    memory_pairs = args.memory_pairs or (500 if args.smoke else 100_000)
+
+    model_dir = ensure_model(args.smoke, None if args.smoke else args.model)
+    sentences, phrases = bench_inputs(n, ROOT / "data" / "processed")
+    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+               "smoke": args.smoke, "pairs": n, "model": str(model_dir)}
+    results["predict"] = bench_predict(model_dir, sentences, phrases, repeats, args.batch_size)
+    if "training" not in args.skip:
+        results["training"] = bench_training(sentences, phrases, args.smoke)
+    if "memory" not in args.skip:
+        results["memory"] = bench_memory(model_dir, memory_pairs)
+    results["peak_rss_mb_this_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    p = results["predict"]
+    print(f"predict pairs/s: pipeline {p['hf_pipeline']['pairs_per_s']:.1f}", end="")
+    for name in ("fp32", "bf16", "int8"):
+        row = p.get(name, {})
+        if "pairs_per_s" in row:
+            print(f" | {name} {row['pairs_per_s']:.1f} ({row['ratio_to_pipeline']:.2f}x, agree {row['agreement_with_fp32']:.4f})", end="")
+    print(f"\nfp32 bound {p['compute_bound']['fp32_bound_pairs_per_s']:.1f} pairs/s; fp32 at {p['compute_bound']['fp32_share_of_bound']:.2f} of it"
+          f"; latency p50 {p['latency_ms']['p50']:.1f} ms p95 {p['latency_ms']['p95']:.1f} ms")
+    for name, row in results.get("training", {}).items():
+        print(f"train {name}: " + (f"{row['samples_per_s']:.1f} samples/s ({row['ratio_to_trainer_default']:.2f}x)" if "samples_per_s" in row else row["skipped"]))
+    if "memory" in results:
+        m = results["memory"]
+        print(f"memory: {m['pairs']} pairs streamed, peak RSS {m['peak_rss_mb']:.0f} MB in {m['seconds']:.0f} s")
+    if not args.smoke:
+        write_readme_table(results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

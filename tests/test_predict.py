@@ -1,0 +1,109 @@
+"""The Python API: order, batching, probabilities, and every kind of bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from peacestance import Prediction, Predictor, load_predictor
+from peacestance.predict import EMPTY_PREDICTION, MAX_CHARS
+from peacestance.schema import LABELS
+
+FAVOR = "Paris strongly supports security guarantees for Kyiv."
+AGAINST = "Rome firmly opposes a European troop deployment."
+NEUTRAL = "The minister will discuss an American backstop."
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model_dir):
+    return Predictor(tiny_model_dir, batch_size=4)
+
+
+def test_single_string_gives_one_prediction(predictor):
+    pred = predictor.predict(FAVOR, target="guarantees")
+    assert isinstance(pred, Prediction)
+    assert pred.label == "favor"
+    assert set(pred.scores) == set(LABELS)
+    assert sum(pred.scores.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_list_keeps_the_callers_order_under_length_sorting(predictor):
+    texts = [AGAINST, "Ok.", FAVOR + " " + FAVOR, NEUTRAL, FAVOR] * 3
+    targets = ["troops", "guarantees", "guarantees", "us_backstop", "guarantees"] * 3
+    batched = predictor.predict(texts, targets)
+    one_by_one = [predictor.predict(t, g) for t, g in zip(texts, targets)]
+    assert [p.label for p in batched] == [p.label for p in one_by_one]
+    for a, b in zip(batched, one_by_one):
+        assert np.allclose([a.scores[k] for k in LABELS], [b.scores[k] for k in LABELS], atol=1e-4)
+    assert [p.label for p in batched[:5]] == ["against", batched[1].label, "favor", "neutral", "favor"]
+
+
+def test_streaming_in_chunks_matches_one_call(predictor):
+    texts = [FAVOR, AGAINST, NEUTRAL] * 7
+    streamed = list(predictor.iter_predict(texts, "troops", chunk=4))
+    assert [p.label for p in streamed] == [p.label for p in predictor.predict(texts, "troops")]
+
+
+def test_free_phrase_target_is_accepted(predictor):
+    assert predictor.predict(AGAINST, target="a European troop deployment").label in LABELS
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"bytes", {"text": "x"}])
+def test_non_string_names_its_index(predictor, bad):
+    with pytest.raises(TypeError, match=r"input 1 is"):
+        predictor.predict([FAVOR, bad])
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t ", "\x00\x01\x02\x1b\x7f\u200b\ufeff"])
+def test_empty_or_control_only_text_is_certain_neutral(predictor, text):
+    assert predictor.predict(text) == EMPTY_PREDICTION
+    assert EMPTY_PREDICTION.scores == {"favor": 0.0, "against": 0.0, "neutral": 1.0}
+
+
+def test_very_long_text_is_cut_not_crashed(predictor):
+    pred = predictor.predict("Paris supports guarantees. " * 4000)  # about 108,000 characters
+    assert pred.label in LABELS and sum(pred.scores.values()) == pytest.approx(1.0, abs=1e-5)
+    assert MAX_CHARS < 108_000
+
+
+def test_mixed_scripts_and_emoji(predictor):
+    preds = predictor.predict(["Київ 🇺🇦 wants guarantees 保证 ضمانات 🙏", "🙂🙂🙂"], target="guarantees")
+    assert all(p.label in LABELS for p in preds)
+
+
+def test_unknown_target_id_lists_valid_ids(predictor):
+    with pytest.raises(ValueError, match=r"unknown target id 'troop'.*guarantees, troops, us_backstop, peace_deal"):
+        predictor.predict(FAVOR, target="troop")
+
+
+def test_target_list_must_match_texts(predictor):
+    with pytest.raises(ValueError, match="got 1 targets for 2 texts"):
+        predictor.predict([FAVOR, AGAINST], target=["troops"])
+
+
+def test_unsupported_precision_is_a_clear_error(tiny_model_dir):
+    with pytest.raises(ValueError, match="precision must be fp32, bf16 or int8"):
+        Predictor(tiny_model_dir, precision="fp8")
+
+
+def test_wrong_source_names_what_was_tried(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no peacestance model found; tried: .*nowhere"):
+        load_predictor(tmp_path / "nowhere")
+
+
+def test_analyze_a_page_with_furniture(predictor):
+    page = "\n".join([
+        "Skip to content", "# Allies weigh guarantees", "By Test Reporter", "",
+        f"{FAVOR} {AGAINST}", "", "Leaders meet. (Reuters)", "#Ukraine", "", NEUTRAL, "Share this article",
+    ])
+    report = predictor.analyze(page, targets=["guarantees", "troops"])
+    assert report["sentences"] == 3
+    assert len(report["rows"]) == 6
+    assert [r["sentence"] for r in report["rows"][::2]] == [FAVOR, AGAINST, NEUTRAL]
+    summary = report["summary"]["troops"]
+    assert sum(summary["counts"].values()) == 3 and summary["shares"]["against"] == pytest.approx(summary["counts"]["against"] / 3)
+    assert all(s["label"] != "neutral" for s in summary["most_confident"])
+
+
+def test_analyze_an_empty_page(predictor):
+    assert predictor.analyze("   ")["sentences"] == 0
