@@ -107,3 +107,47 @@ def test_analyze_a_page_with_furniture(predictor):
 
 def test_analyze_an_empty_page(predictor):
     assert predictor.analyze("   ")["sentences"] == 0
+
+
+PROBE = [FAVOR, AGAINST, NEUTRAL, "Moscow rules out an American backstop in update 9.", "Kyiv will discuss a negotiated settlement."]
+PROBE_TARGETS = ["guarantees", "troops", "us_backstop", "us_backstop", "peace_deal"]
+
+
+def test_onnx_fp32_gives_the_same_labels_as_torch(tiny_model_dir, tmp_path):
+    import shutil
+
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    torch_labels = [p.label for p in Predictor(model).predict(PROBE, PROBE_TARGETS)]
+    onnx = Predictor(model, backend="onnx")
+    assert [p.label for p in onnx.predict(PROBE, PROBE_TARGETS)] == torch_labels
+    assert (model / "onnx" / "model.onnx").is_file()
+
+
+def test_onnx_int8_agrees_with_fp32_on_the_probe(tiny_model_dir, tmp_path):
+    import shutil
+
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    fp32 = [p.label for p in Predictor(model).predict(PROBE * 4, PROBE_TARGETS * 4)]
+    int8 = [p.label for p in Predictor(model, backend="onnx", precision="int8").predict(PROBE * 4, PROBE_TARGETS * 4)]
+    assert fp32 == int8
+
+
+def test_int8_on_the_torch_backend_is_refused(tiny_model_dir):
+    with pytest.raises(ValueError, match="precision=int8 needs backend=onnx"):
+        Predictor(tiny_model_dir, precision="int8")
+
+
+def test_bf16_follows_the_hardware(tiny_model_dir):
+    from peacestance.predict import cpu_has_bf16
+
+    if cpu_has_bf16():
+        fp32 = [p.label for p in Predictor(tiny_model_dir).predict(PROBE, PROBE_TARGETS)]
+        assert [p.label for p in Predictor(tiny_model_dir, precision="bf16").predict(PROBE, PROBE_TARGETS)] == fp32
+    else:
+        with pytest.raises(ValueError, match="precision=bf16: this CPU .* has no bfloat16 instructions"):
+            Predictor(tiny_model_dir, precision="bf16")
+
+
+def test_unknown_backend_is_a_clear_error(tiny_model_dir):
+    with pytest.raises(ValueError, match="backend must be torch or onnx"):
+        Predictor(tiny_model_dir, backend="tensorrt")

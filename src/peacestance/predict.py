@@ -63,11 +63,8 @@ class _TransformerScorer:
         self.max_length = int(self.meta.get("max_length", 128))
         self.autocast = precision == "bf16"
         if precision == "int8":
-            if self.device.type != "cpu":
-                raise ValueError("precision=int8 runs on the CPU only; use bf16 on a GPU")
-            from torch.ao.quantization import quantize_dynamic
-
-            self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+            raise ValueError("precision=int8 needs backend=onnx (ONNX Runtime's dynamic quantization); "
+                             "torch's own int8 path (torch.ao.quantization) is deprecated")
 
     def lengths(self, sentences: Sequence[str], phrases: Sequence[str]) -> list[int]:
         return [len(s) + len(p) for s, p in zip(sentences, phrases)]
@@ -111,9 +108,11 @@ class Predictor:
     """A loaded model plus the batching that makes it fast and order-preserving."""
 
     def __init__(self, model_dir: str | Path, batch_size: int = 64, device: str = "auto", threads: int | None = None,
-                 precision: str = "fp32"):
+                 precision: str = "fp32", backend: str = "torch"):
         if precision not in ("fp32", "bf16", "int8"):
             raise ValueError(f"precision must be fp32, bf16 or int8, not {precision!r}")
+        if backend not in ("torch", "onnx"):
+            raise ValueError(f"backend must be torch or onnx, not {backend!r}")
         if threads:
             import torch
 
@@ -125,7 +124,16 @@ class Predictor:
         self.device = pick_device(device)
         if precision == "bf16":
             _check_bf16(self.device)
-        self._scorer = _TfidfScorer(model_dir) if self.kind == "tfidf" else _TransformerScorer(model_dir, self.device, precision)
+        if self.kind == "tfidf":
+            self._scorer = _TfidfScorer(model_dir)
+        elif backend == "onnx":
+            from peacestance.onnx_backend import OnnxScorer
+
+            if self.device != "cpu":
+                raise ValueError("backend=onnx runs on the CPU here; use backend=torch on a GPU")
+            self._scorer = OnnxScorer(model_dir, precision, threads)
+        else:
+            self._scorer = _TransformerScorer(model_dir, self.device, precision)
         self.meta = meta
 
     def _phrases(self, target: str | Sequence[str], n: int) -> list[str]:
@@ -210,11 +218,19 @@ def _check_bf16(device: str) -> None:
 
     if device == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError("precision=bf16: this GPU does not support bfloat16; use fp32")
-    if device == "cpu":
-        try:
-            torch.matmul(torch.ones(2, 2, dtype=torch.bfloat16), torch.ones(2, 2, dtype=torch.bfloat16))
-        except RuntimeError as exc:
-            raise ValueError(f"precision=bf16: this CPU cannot run bfloat16 matmuls ({exc}); use fp32") from None
+    if device == "cpu" and not cpu_has_bf16():
+        raise ValueError(f"precision=bf16: this CPU ({torch.backends.cpu.get_cpu_capability()}) has no bfloat16 "
+                         "instructions (avx512_bf16 or AMX), so bf16 would be emulated and slower; use fp32, "
+                         "or int8 with backend=onnx")
+
+
+def cpu_has_bf16() -> bool:
+    """bf16 pays off on a CPU only with native instructions (avx512_bf16, AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def resolve_source(source: str | Path | None) -> Path:
@@ -340,11 +356,13 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--article", action="store_true", help="treat the input as one page and print the analysis")
     parser.add_argument("--skip-bad", action="store_true", help="skip malformed JSONL lines and report them on stderr")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
+                        help="bf16 where the CPU/GPU supports it; int8 with --backend onnx")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="onnx needs peacestance[onnx]")
     args = parser.parse_args(argv)
     try:
         target_phrase(args.target)
-        predictor = load_predictor(args.model, batch_size=args.batch_size, precision=args.precision)
+        predictor = load_predictor(args.model, batch_size=args.batch_size, precision=args.precision, backend=args.backend)
     except (ValueError, FileNotFoundError) as exc:
         print(f"peacestance-predict: {exc}", file=sys.stderr)
         return 2

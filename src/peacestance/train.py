@@ -150,6 +150,8 @@ def fit_transformer(cfg: DictConfig, splits: dict[str, pd.DataFrame], device: st
     set_seed(cfg.train.seed)
     tokenizer = build_tokenizer(cfg.model)
     model = build_model(cfg.model, tokenizer)
+    if cfg.train.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     data = {k: _tokenize(v, tokenizer, cfg.model.max_length) for k, v in splits.items()}
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     val_targets = splits["validation"]["target"].tolist()

@@ -1,0 +1,109 @@
+"""The project's promises: the README's commands, DVC, torchrun, the benchmark harness."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from corpus_factory import write_corpus
+from mlflow.tracking import MlflowClient
+
+from peacestance.config import PROJECT_ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def test_readme_opens_with_the_two_commands():
+    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = text.split("```bash", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in first_block.strip().splitlines()] == ["make train", "make test"]
+    for path in ("Makefile", "pyproject.toml", "dvc.yaml", ".ci/run", "configs/config.yaml"):
+        assert (PROJECT_ROOT / path).is_file(), path
+
+
+def test_make_train_runs_prepare_train_evaluate_in_order():
+    out = subprocess.run(["make", "-n", "train"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+    steps = [s for s in ("peacestance-prepare", "peacestance-train", "peacestance-evaluate") if s in out]
+    assert steps == ["peacestance-prepare", "peacestance-train", "peacestance-evaluate"]
+    assert out.index("peacestance-prepare") < out.index("peacestance-train") < out.index("peacestance-evaluate")
+    assert "torch==2.13.0" in subprocess.run(["make", "-n", "-B", "install"], cwd=PROJECT_ROOT, capture_output=True,
+                                             text=True, check=True).stdout
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (PROJECT_ROOT / ".ci/run").read_text()
+
+
+def test_dvc_pipeline_is_prepare_train_evaluate_with_config_params():
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    assert list(stages) == ["prepare", "train", "evaluate"]
+    assert "data/processed" in stages["train"]["deps"] and "models/peacestance" in stages["evaluate"]["deps"]
+    params = [next(iter(p)) if isinstance(p, dict) else p for p in stages["train"]["params"]]
+    assert all(p.startswith("configs/") for p in params)
+    assert "reports/metrics.json" in [next(iter(m)) for m in stages["evaluate"]["metrics"]]
+
+
+@pytest.mark.slow
+def test_dvc_repro_prepare_in_a_fresh_repo(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("dvc.yaml", "configs"):
+        src = PROJECT_ROOT / name
+        shutil.copytree(src, repo / name) if src.is_dir() else shutil.copy(src, repo / name)
+    corpus = write_corpus(tmp_path / "c")
+    shutil.copytree(corpus["articles"], repo / "data/raw/articles")
+    shutil.copy(corpus["annotations"], repo / "data/raw/annotations.jsonl")
+    shutil.copytree(PROJECT_ROOT / "src", repo / "src")
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    for cmd in (["git", "init", "-q"], [str(BIN / "dvc"), "init", "-q"], [str(BIN / "dvc"), "config", "core.analytics", "false"]):
+        subprocess.run(cmd, cwd=repo, check=True, env=env)
+    proc = subprocess.run([str(BIN / "dvc"), "repro", "prepare"], cwd=repo, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert json.loads((repo / "data/processed/stats.json").read_text())["pages"] == 12
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    assert "configs/data/default.yaml" in lock["stages"]["prepare"]["params"]
+    again = subprocess.run([str(BIN / "dvc"), "repro", "prepare"], cwd=repo, capture_output=True, text=True, env=env, timeout=300)
+    assert "didn't change, skipping" in again.stdout
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_with_tiny(tmp_path):
+    from corpus_factory import data_overrides
+
+    from peacestance.config import compose
+    from peacestance.data.prepare import prepare
+
+    paths = write_corpus(tmp_path, n_pages=12, per_page=12)
+    prepare(compose(data_overrides(paths)))
+    cmd = [str(BIN / "torchrun"), "--nproc_per_node=2", "--master_port=0", "-m", "peacestance.train", *data_overrides(paths),
+           "experiment=smoke", "train.epochs=2", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+           f"tracking.artifact_location={tmp_path}/art", f"model_dir={tmp_path}/model", "tracking.log_model=false",
+           f"train.checkpoint_dir={tmp_path}/ckpt", f"hydra.run.dir={tmp_path}/hydra"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("peacestance").experiment_id])
+    assert len(runs) == 1  # only rank 0 logs
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_benchmark_smoke_runs_end_to_end(tmp_path):
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "benchmarks/run.py"), "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    predict = results["predict"]
+    assert predict["fp32"]["agreement_with_fp32"] == 1.0
+    assert predict["onnx_fp32"]["agreement_with_fp32"] >= 0.98
+    assert predict["onnx_int8"]["agreement_with_fp32"] >= 0.8
+    assert predict["compute_bound"]["fp32_bound_pairs_per_s"] > 0
+    assert results["training"]["hf_trainer_default"]["ratio_to_trainer_default"] == 1.0
+    assert results["memory"]["pairs"] == 500
