@@ -81,7 +81,7 @@ def test_torchrun_two_processes_with_tiny(tmp_path):
 
     paths = write_corpus(tmp_path, n_pages=12, per_page=12)
     prepare(compose(data_overrides(paths)))
-    cmd = [str(BIN / "torchrun"), "--nproc_per_node=2", "--master_port=0", "-m", "peacestance.train", *data_overrides(paths),
+    cmd = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2", "-m", "peacestance.train", *data_overrides(paths),
            "experiment=smoke", "train.epochs=2", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
            f"tracking.artifact_location={tmp_path}/art", f"model_dir={tmp_path}/model", "tracking.log_model=false",
            f"train.checkpoint_dir={tmp_path}/ckpt", f"hydra.run.dir={tmp_path}/hydra"]
@@ -90,6 +90,8 @@ def test_torchrun_two_processes_with_tiny(tmp_path):
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     runs = client.search_runs([client.get_experiment_by_name("peacestance").experiment_id])
     assert len(runs) == 1  # only rank 0 logs
+    losses = [m.value for m in client.get_metric_history(runs[0].info.run_id, "val_loss")]
+    assert len(losses) == 2 and all(0.5 < v < 1.6 for v in losses)  # per-rank mean, not the sum over 2 ranks
     assert (tmp_path / "model" / "model.safetensors").is_file()
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from sklearn.metrics import cohen_kappa_score
 
 from peacestance.data.annotations import normalize, read_annotations
+from peacestance.data.jsonl import iter_json_objects
 from peacestance.schema import LABELS, TARGETS
 
 ANNOTATIONS = Path("data/raw/annotations.jsonl")
@@ -41,14 +42,7 @@ def draw_sample(annotations_path: Path = ANNOTATIONS, per_target: int = PER_TARG
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise SystemExit(f"{path}:{number}: malformed JSON: {exc.msg}") from None
-    return out
+    return [record for _, record in iter_json_objects(path.read_text(encoding="utf-8"), path)]
 
 
 def first_pass_labels(annotations_path: Path, adjudication_path: Path | None) -> tuple[dict, dict]:

@@ -105,12 +105,13 @@ def _mlflow_callback(world_size: int):
             if not self.active or not state.is_world_process_zero or not logs:
                 return
             if "loss" in logs:
-                loss = float(logs["loss"]) / max(world_size, 1) if world_size > 1 else float(logs["loss"])
+                loss = float(logs["loss"]) / max(world_size, 1)
                 self.losses.append(loss)
                 mlflow.log_metric("train_loss_step", loss, step=state.global_step)
             if "eval_loss" in logs:
                 epoch = int(round(state.epoch or 0))
-                metrics = {"val_loss": logs["eval_loss"], "val_macro_f1": logs.get("eval_macro_f1", 0.0),
+                # Under DDP the Trainer reports the loss summed over ranks: divide it back.
+                metrics = {"val_loss": float(logs["eval_loss"]) / max(world_size, 1), "val_macro_f1": logs.get("eval_macro_f1", 0.0),
                            "val_f_avg": logs.get("eval_f_avg", 0.0), "val_accuracy": logs.get("eval_accuracy", 0.0)}
                 if self.losses:
                     metrics["train_loss"] = float(np.mean(self.losses))
@@ -183,6 +184,7 @@ def fit_transformer(cfg: DictConfig, splits: dict[str, pd.DataFrame], device: st
         length_column_name="length",
         use_cpu=device == "cpu",
         ddp_backend="gloo" if (world_size > 1 and device == "cpu") else None,
+        ddp_find_unused_parameters=False,
         report_to="none",
         disable_tqdm=False,
         dataloader_num_workers=0,
@@ -272,15 +274,15 @@ def train(cfg: DictConfig) -> float:
     run_dir = _run_dir()
     resume_from, resume_run = (_resume_state(cfg) if cfg.model.kind == "transformer" else (None, None))
 
-    experiment_id = tracking.setup(cfg.tracking)  # fails fast on an unreachable server
-    sweep_dir = _sweep_dir()
-    parent_id = tracking.sweep_parent(experiment_id, sweep_dir) if (sweep_dir and is_main) else None
-    tags = {"git_commit": tracking.git_commit(), "data_hash": tracking.data_hash(cfg.data.processed_dir),
-            "device": device, "model": cfg.model.name}
-
-    if not is_main:  # other DDP ranks train but do not log
+    if not is_main:  # other DDP ranks train but never touch the tracking store
         fit_transformer(cfg, splits, device, run_dir, resume_from)
         return 0.0
+
+    experiment_id = tracking.setup(cfg.tracking)  # fails fast on an unreachable server
+    sweep_dir = _sweep_dir()
+    parent_id = tracking.sweep_parent(experiment_id, sweep_dir) if sweep_dir else None
+    tags = {"git_commit": tracking.git_commit(), "data_hash": tracking.data_hash(cfg.data.processed_dir),
+            "device": device, "model": cfg.model.name}
 
     if parent_id:
         mlflow.start_run(run_id=parent_id)

@@ -8,11 +8,11 @@ names its line.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from pathlib import Path
 
+from peacestance.data.jsonl import iter_json_objects
 from peacestance.errors import DataError
 from peacestance.schema import LABELS, PHENOMENA, TARGETS, Annotation
 
@@ -27,9 +27,7 @@ def normalize(sentence: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def _parse_row(record: object, path: Path, number: int) -> Annotation:
-    if not isinstance(record, dict):
-        raise DataError("each line must be a JSON object", path=path, line=number)
+def _parse_row(record: dict, path: Path, number: int) -> Annotation:
     for key in REQUIRED_FIELDS:
         value = record.get(key)
         if not isinstance(value, str) or not value.strip():
@@ -62,13 +60,7 @@ def read_annotations(path: str | Path) -> list[Annotation]:
         raise DataError("not UTF-8; re-save the file as UTF-8", path=path) from exc
     rows: list[Annotation] = []
     seen: dict[tuple[str, str, str], Annotation] = {}
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from exc
+    for number, record in iter_json_objects(text, path):
         row = _parse_row(record, path, number)
         key = (row.doc_id, normalize(row.sentence), row.target)
         if key in seen:

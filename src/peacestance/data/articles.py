@@ -9,13 +9,13 @@ all go through it, so a labelled sentence is always found the way it is served.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from peacestance.data.jsonl import iter_json_objects
 from peacestance.data.furniture import classify_line, is_video_promo
 from peacestance.data.sentences import DEFAULT_SEGMENTER, split_sentences
 from peacestance.errors import DataError
@@ -200,15 +200,7 @@ def read_page_file(path: Path) -> Iterator[Page]:
 
 
 def _read_jsonl_pages(path: Path, text: str) -> Iterator[Page]:
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"malformed JSON: {exc.msg}", path=path, line=number) from exc
-        if not isinstance(record, dict):
-            raise DataError("each line must be a JSON object", path=path, line=number)
+    for number, record in iter_json_objects(text, path):
         for key in ("id", "text"):
             if not isinstance(record.get(key), str) or not record[key].strip():
                 raise DataError("missing or empty string", path=path, line=number, field=key)
