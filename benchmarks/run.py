@@ -85,7 +85,6 @@ def matmul_gflops() -> float:
 
 
 def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], repeats: int, batch_size: int) -> dict:
-    import torch
     from transformers import pipeline
 
     from peacestance.predict import Predictor
@@ -134,7 +133,6 @@ def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], rep
     results["compute_bound"] = {"matmul_gflops_fp32": gflops, "mean_tokens_per_pair": float(tokens),
                                 "nonembedding_params": int(params), "fp32_bound_pairs_per_s": bound,
                                 "fp32_share_of_bound": results["fp32"]["pairs_per_s"] / bound}
-    torch.set_num_threads(torch.get_num_threads())
     return results
 
 

@@ -115,3 +115,9 @@ def test_cli_reports_error_without_traceback(corpus):
     assert proc.returncode != 0
     assert "prepare failed:" in proc.stderr and "empty.md: empty page" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_two_pages_with_one_doc_id_is_an_error(corpus, corpus_cfg):
+    (corpus["articles"] / "p01.txt").write_text("# Twin\n\nA page that reuses the id of p01.md here.\n")
+    with pytest.raises(DataError, match=r"p01\.txt: doc_id 'p01' is used by two pages \(also .*p01\.md\)"):
+        prepare(corpus_cfg)

@@ -115,7 +115,6 @@ def _locked(path: Path) -> Iterator[None]:
 
 def sweep_parent(experiment_id: str, sweep_dir: str) -> str:
     """Find or create the parent run of one sweep; safe under parallel launchers."""
-    import mlflow
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
@@ -125,7 +124,6 @@ def sweep_parent(experiment_id: str, sweep_dir: str) -> str:
             return found[0].info.run_id
         run = client.create_run(experiment_id, run_name=f"sweep {Path(sweep_dir).name}", tags={SWEEP_TAG: sweep_dir})
         client.set_terminated(run.info.run_id, status="RUNNING")
-        mlflow.set_tracking_uri(mlflow.get_tracking_uri())
         return run.info.run_id
 
 

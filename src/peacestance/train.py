@@ -141,7 +141,7 @@ def _trainer_class():
     return OrderedEvalTrainer
 
 
-def fit_transformer(cfg: DictConfig, splits: dict[str, pd.DataFrame], device: str, work_dir: Path, resume_from: str | None):
+def fit_transformer(cfg: DictConfig, splits: dict[str, pd.DataFrame], device: str, resume_from: str | None):
     """Fine-tune with the HF Trainer; returns (trainer, tokenizer, validation metrics, test probabilities)."""
     import torch
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, TrainingArguments, set_seed
@@ -275,7 +275,7 @@ def train(cfg: DictConfig) -> float:
     resume_from, resume_run = (_resume_state(cfg) if cfg.model.kind == "transformer" else (None, None))
 
     if not is_main:  # other DDP ranks train but never touch the tracking store
-        fit_transformer(cfg, splits, device, run_dir, resume_from)
+        fit_transformer(cfg, splits, device, resume_from)
         return 0.0
 
     experiment_id = tracking.setup(cfg.tracking)  # fails fast on an unreachable server
@@ -302,7 +302,7 @@ def train(cfg: DictConfig) -> float:
             model, val_metrics, probs = fit_tfidf(cfg, splits)
             mlflow.log_metrics({f"val_{k}": v for k, v in val_metrics.items()}, step=0)
         else:
-            trainer, tokenizer, val_metrics, probs = fit_transformer(cfg, splits, device, run_dir, resume_from)
+            trainer, tokenizer, val_metrics, probs = fit_transformer(cfg, splits, device, resume_from)
             train_time = trainer.state.log_history[-1] if trainer.state.log_history else {}
             for key in ("train_runtime", "train_samples_per_second"):
                 if key in train_time:

@@ -43,14 +43,15 @@ def read_corpus(cfg: DictConfig) -> tuple[list[Page], dict[str, list[str]], Coun
     items = list(iter_pages(raw_dir, on_error=cfg.on_bad_page))
     bar = tqdm(items, desc="pages", unit="page", disable=len(items) < cfg.progress_min_pages)
     sentences: dict[str, list[str]] = {}
+    source_of: dict[str, str] = {}
     for item in bar:
         if isinstance(item, DataError):
             log.warning("skipped: %s", item)
             dropped["skipped_pages"] += 1
             continue
-        if item.doc_id in sentences:
-            raise DataError(f"doc_id {item.doc_id!r} is used by two pages (also {pages[[p.doc_id for p in pages].index(item.doc_id)].path})",
-                            path=item.path)
+        if item.doc_id in source_of:
+            raise DataError(f"doc_id {item.doc_id!r} is used by two pages (also {source_of[item.doc_id]})", path=item.path)
+        source_of[item.doc_id] = item.path
         pages.append(item)
         dropped.update(item.dropped)
         sentences[item.doc_id] = page_sentences(item, cfg.segmenter)
