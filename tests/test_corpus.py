@@ -109,3 +109,11 @@ def test_double_labelled_sample_agreement_is_recomputable_and_high():
     assert report["n"] >= 200 and report["unmatched_lines"] == []
     assert report["overall"]["kappa"] >= 0.80
     assert set(report["per_target"]) == set(TARGETS)
+
+
+def test_agreement_sample_is_redrawn_identically_from_the_labels():
+    from peacestance.agreement import ROUNDS, draw_sample
+
+    drawn = [row for round_ in sorted(ROUNDS) for row in draw_sample(ANNOTATIONS, round_)]
+    stored = [json.loads(l) for l in (PROJECT_ROOT / "data/raw/agreement/sample.jsonl").read_text().splitlines()]
+    assert drawn == stored

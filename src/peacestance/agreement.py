@@ -1,6 +1,6 @@
 """Inter-annotator agreement: draw the double-labelling sample, then compute Cohen's kappa.
 
-    python -m peacestance.agreement sample   # writes data/raw/agreement/sample.jsonl (no labels)
+    python -m peacestance.agreement sample   # (re)draws data/raw/agreement/sample.jsonl (no labels)
     python -m peacestance.agreement          # kappa per target and overall vs. the second pass
 
 The sample is stratified by target and seeded, so it is the same every time;
@@ -24,12 +24,14 @@ from peacestance.schema import LABELS, TARGETS
 
 ANNOTATIONS = Path("data/raw/annotations.jsonl")
 AGREEMENT_DIR = Path("data/raw/agreement")
-PER_TARGET = 60
-SEED = 2026
+# Each round double-labels pages written in one writing round: (page-id prefixes, rows per target, seed, first item).
+ROUNDS = {1: ("abcdefgh", 60, 2026, 0), 2: ("ijkl", 20, 2027, 240)}
 
 
-def draw_sample(annotations_path: Path = ANNOTATIONS, per_target: int = PER_TARGET, seed: int = SEED) -> list[dict]:
-    rows = read_annotations(annotations_path)
+def draw_sample(annotations_path: Path = ANNOTATIONS, round_: int = 1) -> list[dict]:
+    """The seeded, target-stratified sample of one agreement round (labels left out)."""
+    prefixes, per_target, seed, first_item = ROUNDS[round_]
+    rows = [r for r in read_annotations(annotations_path) if r.doc_id[0] in prefixes]
     by_target = defaultdict(list)
     for row in sorted(rows, key=lambda r: r.line):
         by_target[row.target].append(row)
@@ -38,7 +40,8 @@ def draw_sample(annotations_path: Path = ANNOTATIONS, per_target: int = PER_TARG
     for target in TARGETS:
         picked += rng.sample(by_target[target], min(per_target, len(by_target[target])))
     rng.shuffle(picked)
-    return [{"item": i, "doc_id": r.doc_id, "sentence": r.sentence, "target": r.target} for i, r in enumerate(picked)]
+    return [{"item": first_item + i, "doc_id": r.doc_id, "sentence": r.sentence, "target": r.target}
+            for i, r in enumerate(picked)]
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -88,12 +91,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="?", default="kappa", choices=("kappa", "sample"))
     parser.add_argument("--annotations", type=Path, default=ANNOTATIONS)
     parser.add_argument("--dir", type=Path, default=AGREEMENT_DIR)
+    parser.add_argument("--force", action="store_true", help="let `sample` overwrite a different sample.jsonl")
     args = parser.parse_args(argv)
     if args.command == "sample":
+        rows = [row for round_ in sorted(ROUNDS) for row in draw_sample(args.annotations, round_)]
+        out = args.dir / "sample.jsonl"
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        if out.is_file() and out.read_text(encoding="utf-8") != text and not args.force:
+            raise SystemExit(f"{out} exists and differs from a fresh draw; it is what the second pass labelled. "
+                             "Pass --force to overwrite it.")
         args.dir.mkdir(parents=True, exist_ok=True)
-        rows = draw_sample(args.annotations)
-        (args.dir / "sample.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        print(f"wrote {len(rows)} items to {args.dir / 'sample.jsonl'}")
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {len(rows)} items to {out}")
         return 0
     report = kappa_report(args.annotations, args.dir / "second_pass.jsonl", args.dir / "adjudication.jsonl")
     json.dump(report, sys.stdout, indent=2)
