@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from corpus_factory import data_overrides, write_corpus
+from corpus_factory import data_overrides, smoke_run_overrides, write_corpus
 
 from peacestance.config import compose
 
@@ -28,9 +28,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("tiny")
     paths = write_corpus(root, n_pages=16, per_page=15)
-    cfg = compose([*data_overrides(paths), "experiment=smoke", f"tracking.uri=sqlite:///{root}/mlflow.db",
-                   f"tracking.artifact_location={root}/mlartifacts", f"model_dir={root}/model",
-                   f"train.checkpoint_dir={root}/ckpt", "tracking.log_model=false"])
+    cfg = compose(smoke_run_overrides(root, paths, "tracking.log_model=false"))
     prepare(cfg)
     train(cfg)
     return root / "model"

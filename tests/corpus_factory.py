@@ -59,3 +59,10 @@ def write_corpus(root: Path, n_pages: int = 12, per_page: int = 12, seed: int = 
 def data_overrides(paths: dict[str, Path]) -> list[str]:
     return [f"data.raw_dir={paths['articles']}", f"data.annotations={paths['annotations']}",
             f"data.processed_dir={paths['processed']}"]
+
+
+def smoke_run_overrides(root: Path, paths: dict[str, Path], *extra: str) -> list[str]:
+    """Overrides for a tiny-model run whose store, model, reports and checkpoints all live under root."""
+    return [*data_overrides(paths), "experiment=smoke", f"tracking.uri=sqlite:///{root}/mlflow.db",
+            f"tracking.artifact_location={root}/mlartifacts", f"model_dir={root}/model",
+            f"reports_dir={root}/reports", f"train.checkpoint_dir={root}/ckpt", *extra]

@@ -74,17 +74,15 @@ def test_dvc_repro_prepare_in_a_fresh_repo(tmp_path):
 
 @pytest.mark.slow
 def test_torchrun_two_processes_with_tiny(tmp_path):
-    from corpus_factory import data_overrides
+    from corpus_factory import data_overrides, smoke_run_overrides
 
     from peacestance.config import compose
     from peacestance.data.prepare import prepare
 
     paths = write_corpus(tmp_path, n_pages=12, per_page=12)
     prepare(compose(data_overrides(paths)))
-    cmd = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2", "-m", "peacestance.train", *data_overrides(paths),
-           "experiment=smoke", "train.epochs=2", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
-           f"tracking.artifact_location={tmp_path}/art", f"model_dir={tmp_path}/model", "tracking.log_model=false",
-           f"train.checkpoint_dir={tmp_path}/ckpt", f"hydra.run.dir={tmp_path}/hydra"]
+    cmd = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2", "-m", "peacestance.train",
+           *smoke_run_overrides(tmp_path, paths, "train.epochs=2", "tracking.log_model=false", f"hydra.run.dir={tmp_path}/hydra")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")

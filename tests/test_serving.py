@@ -6,7 +6,7 @@ import json
 import urllib.request
 
 import pytest
-from corpus_factory import data_overrides, write_corpus
+from corpus_factory import smoke_run_overrides, write_corpus
 from mlflow.tracking import MlflowClient
 from servers import free_port, serving
 
@@ -19,9 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def cfg_for(root, paths, *extra):
-    return compose([*data_overrides(paths), "experiment=smoke", f"tracking.uri=sqlite:///{root}/mlflow.db",
-                    f"tracking.artifact_location={root}/mlartifacts", f"model_dir={root}/model",
-                    f"train.checkpoint_dir={root}/ckpt", *extra])
+    return compose(smoke_run_overrides(root, paths, *extra))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from corpus_factory import data_overrides, write_corpus
+from corpus_factory import smoke_run_overrides, write_corpus
 from mlflow.tracking import MlflowClient
 
 from peacestance.config import compose
@@ -21,10 +21,7 @@ from peacestance.train import train
 pytestmark = pytest.mark.slow
 
 
-def overrides(root: Path, paths: dict[str, Path], *extra: str) -> list[str]:
-    return [*data_overrides(paths), "experiment=smoke", f"tracking.uri=sqlite:///{root}/mlflow.db",
-            f"tracking.artifact_location={root}/mlartifacts", f"model_dir={root}/model",
-            f"reports_dir={root}/reports", f"train.checkpoint_dir={root}/ckpt", *extra]
+overrides = smoke_run_overrides
 
 
 @pytest.fixture(scope="module")

@@ -92,9 +92,6 @@ class OnnxScorer:
             options.intra_op_num_threads = int(threads)
         self.session = ort.InferenceSession(str(export(model_dir, precision)), options, providers=["CPUExecutionProvider"])
 
-    def lengths(self, sentences, phrases) -> list[int]:
-        return [len(s) + len(p) for s, p in zip(sentences, phrases)]
-
     def scores(self, sentences: list[str], phrases: list[str]) -> np.ndarray:
         enc = self.tokenizer(sentences, phrases, truncation="only_first", max_length=self.max_length,
                              padding=True, return_tensors="np")

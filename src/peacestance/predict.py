@@ -66,9 +66,6 @@ class _TransformerScorer:
             raise ValueError("precision=int8 needs backend=onnx (ONNX Runtime's dynamic quantization); "
                              "torch's own int8 path (torch.ao.quantization) is deprecated")
 
-    def lengths(self, sentences: Sequence[str], phrases: Sequence[str]) -> list[int]:
-        return [len(s) + len(p) for s, p in zip(sentences, phrases)]
-
     def scores(self, sentences: list[str], phrases: list[str]) -> np.ndarray:
         torch = self.torch
         enc = self.tokenizer(sentences, phrases, truncation="only_first", max_length=self.max_length,
@@ -84,9 +81,6 @@ class _TfidfScorer:
 
         self.model = TfidfModel.load(model_dir)
         self.meta = read_meta(model_dir)
-
-    def lengths(self, sentences: Sequence[str], phrases: Sequence[str]) -> list[int]:
-        return [0] * len(sentences)
 
     def scores(self, sentences: list[str], phrases: list[str]) -> np.ndarray:
         return self.model.scores(sentences, phrases)
@@ -149,8 +143,7 @@ class Predictor:
         out = np.zeros((len(sentences), len(LABELS)), dtype=np.float32)
         live = [i for i, s in enumerate(sentences) if s]
         out[[i for i, s in enumerate(sentences) if not s], LABELS.index("neutral")] = 1.0
-        lengths = self._scorer.lengths([sentences[i] for i in live], [phrases[i] for i in live])
-        order = [live[k] for k in np.argsort(lengths, kind="stable")]
+        order = sorted(live, key=lambda i: len(sentences[i]) + len(phrases[i]))  # stable: ties keep input order
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
             out[idx] = self._scorer.scores([sentences[i] for i in idx], [phrases[i] for i in idx])
