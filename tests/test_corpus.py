@@ -23,8 +23,14 @@ def pages():
 
 
 @pytest.fixture(scope="module")
-def rows():
+def all_rows():
     return read_annotations(ANNOTATIONS)
+
+
+@pytest.fixture(scope="module")
+def rows(all_rows):
+    """The first-pass rows: the targets each sentence speaks to (the floors below are about these)."""
+    return [r for r in all_rows if r.primary]
 
 
 def test_at_least_60_pages_of_20_to_50_sentences(pages):
@@ -117,3 +123,21 @@ def test_agreement_sample_is_redrawn_identically_from_the_labels():
     drawn = [row for round_ in sorted(ROUNDS) for row in draw_sample(ANNOTATIONS, round_)]
     stored = [json.loads(l) for l in (PROJECT_ROOT / "data/raw/agreement/sample.jsonl").read_text().splitlines()]
     assert drawn == stored
+
+
+def test_every_sentence_has_a_label_for_every_target(all_rows):
+    cells: dict[tuple, set] = {}
+    for r in all_rows:
+        cells.setdefault((r.doc_id, normalize(r.sentence)), set()).add(r.target)
+    assert all(targets == set(TARGETS) for targets in cells.values())
+    assert len(all_rows) == 4 * len(cells)
+
+
+def test_matrix_sample_is_redrawn_identically_and_agreement_is_high():
+    from peacestance.agreement import MATRIX_DIR, draw_matrix_sample, kappa_report
+
+    stored = [json.loads(l) for l in (PROJECT_ROOT / MATRIX_DIR / "sample.jsonl").read_text().splitlines()]
+    assert draw_matrix_sample(ANNOTATIONS) == stored
+    report = kappa_report(ANNOTATIONS, PROJECT_ROOT / MATRIX_DIR / "second_pass.jsonl")
+    assert report["n"] == 300 and not report["unmatched_lines"]
+    assert report["overall"]["kappa"] >= 0.85
