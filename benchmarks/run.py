@@ -25,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from peacestance.encoding import encode_pairs  # noqa: E402
 from peacestance.schema import LABELS, TARGETS  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results.json"
@@ -51,14 +52,16 @@ def bench_inputs(n: int, processed: Path) -> tuple[list[str], list[str]]:
 def ensure_model(smoke: bool, model_dir: Path | None) -> Path:
     """The trained model if there is one; else an untrained head on the same encoder (speed does not need weights)."""
     from peacestance.config import compose
-    from peacestance.modeling import build_model, build_tokenizer, save_model_dir
+    from peacestance.models.cross_encoder import CrossEncoder, build_network, build_tokenizer
 
     if model_dir and (model_dir / "peacestance.json").is_file():
         return model_dir
-    cfg = compose(["model=tiny"] if smoke else [])
-    tok = build_tokenizer(cfg.model)
+    cfg = compose(["model=tiny"] if smoke else ["model=minilm"])
+    model = CrossEncoder(cfg.model)
+    model.tokenizer = build_tokenizer(cfg.model)
+    model.network = build_network(cfg.model, model.tokenizer, model.labels)
     out = Path(tempfile.mkdtemp(prefix="bench-model-"))
-    save_model_dir(out, build_model(cfg.model, tok), tok, {"model_name": cfg.model.name, "max_length": int(cfg.model.max_length)})
+    model.save(out, {"model_name": cfg.model.name, "max_length": int(cfg.model.max_length)})
     return out
 
 
@@ -126,9 +129,9 @@ def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], rep
     results["latency_ms"] = {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95))}
 
     tok = predictor._scorer.tokenizer
-    tokens = np.mean([len(ids) for ids in tok(sentences, phrases, truncation="only_first", max_length=128)["input_ids"]])
+    tokens = np.mean([len(ids) for ids in encode_pairs(tok, sentences, phrases, 128)["input_ids"]])
     gflops = matmul_gflops()
-    params = sum(p.numel() for n_, p in predictor._scorer.model.named_parameters() if "embeddings" not in n_)
+    params = sum(p.numel() for n_, p in predictor._scorer.network.named_parameters() if "embeddings" not in n_)
     bound = gflops * 1e9 / (2 * params * tokens)
     results["compute_bound"] = {"matmul_gflops_fp32": gflops, "mean_tokens_per_pair": float(tokens),
                                 "nonembedding_params": int(params), "fp32_bound_pairs_per_s": bound,
@@ -144,16 +147,16 @@ def bench_training(sentences: list[str], phrases: list[str], smoke: bool) -> dic
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
     from peacestance.config import compose
-    from peacestance.modeling import build_model, build_tokenizer
+    from peacestance.models.cross_encoder import build_network, build_tokenizer
     from peacestance.schema import LABEL2ID
 
-    cfg = compose(["model=tiny"] if smoke else [])
+    cfg = compose(["model=tiny"] if smoke else ["model=minilm"])
     tok = build_tokenizer(cfg.model)
     labels = [LABELS[i % 3] for i in range(len(sentences))]
-    enc = tok(sentences, phrases, truncation="only_first", max_length=cfg.model.max_length)
+    enc = encode_pairs(tok, sentences, phrases, cfg.model.max_length)
     data = Dataset.from_dict({**enc, "labels": [LABEL2ID[y] for y in labels], "length": [len(x) for x in enc["input_ids"]]})
     out = {}
-    from peacestance.predict import cpu_has_bf16
+    from peacestance.runtime import cpu_has_bf16
 
     grouped = {"train_sampling_strategy": "group_by_length", "length_column_name": "length"}
     settings = {"hf_trainer_default": {}, "peacestance": grouped}
@@ -161,7 +164,7 @@ def bench_training(sentences: list[str], phrases: list[str], smoke: bool) -> dic
         settings["peacestance_bf16"] = {**grouped, "bf16": True}
     for name, extra in settings.items():
         torch.manual_seed(0)
-        model = build_model(cfg.model, tok)
+        model = build_network(cfg.model, tok, LABELS)
         args = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=32, num_train_epochs=1,
                                  report_to="none", save_strategy="no", use_cpu=True, disable_tqdm=True, seed=0,
                                  logging_strategy="no", **extra)

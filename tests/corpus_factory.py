@@ -25,6 +25,12 @@ FILLER = ["Heavy rain fell over the capital on Monday.", "Markets closed slightl
           "The football season resumed after a short break."]
 
 
+def matrix_rows(doc_id: str, sentence: str, spoken_to: str) -> list[dict]:
+    """The cells that complete the target matrix: a synthetic sentence says nothing about other targets."""
+    return [{"doc_id": doc_id, "sentence": sentence, "target": t, "label": "neutral", "matrix": True}
+            for t in TARGETS if t != spoken_to]
+
+
 def write_corpus(root: Path, n_pages: int = 12, per_page: int = 12, seed: int = 0) -> dict[str, Path]:
     """Write pages (md, txt, jsonl) with furniture and a matching annotations.jsonl; return the paths."""
     rng = random.Random(seed)
@@ -41,9 +47,11 @@ def write_corpus(root: Path, n_pages: int = 12, per_page: int = 12, seed: int = 
             sentence = f"{actor} {CUES[label][rng.randrange(4)]} {TOPICS[target]} in update {p}-{i}."
             sentences.append(sentence)
             rows.append({"doc_id": doc_id, "sentence": sentence, "target": target, "label": label})
+            rows.extend(matrix_rows(doc_id, sentence, target))
         filler = f"{FILLER[p % len(FILLER)][:-1]} in report {p}."
         sentences.append(filler)
         rows.append({"doc_id": doc_id, "sentence": filler, "target": "guarantees", "label": "neutral"})
+        rows.extend(matrix_rows(doc_id, filler, "guarantees"))
         body = "\n\n".join(" ".join(sentences[k:k + 3]) for k in range(0, len(sentences), 3))
         if p % 4 == 3:
             batch.append({"id": doc_id, "title": f"Brief {p}", "text": body, "source": "Test Wire", "date": "2026-01-07"})

@@ -138,7 +138,7 @@ def test_int8_on_the_torch_backend_is_refused(tiny_model_dir):
 
 
 def test_bf16_follows_the_hardware(tiny_model_dir):
-    from peacestance.predict import cpu_has_bf16
+    from peacestance.runtime import cpu_has_bf16
 
     if cpu_has_bf16():
         fp32 = [p.label for p in Predictor(tiny_model_dir).predict(PROBE, PROBE_TARGETS)]

@@ -11,7 +11,7 @@ from peacestance.config import compose
 from peacestance.data.annotations import normalize
 from peacestance.data.prepare import prepare
 from peacestance.errors import DataError
-from corpus_factory import data_overrides
+from corpus_factory import data_overrides, matrix_rows
 
 SPLITS = ("train", "validation", "test")
 
@@ -26,7 +26,8 @@ def test_prepare_writes_splits_and_stats(corpus, corpus_cfg):
     assert sorted(p.name for p in out.iterdir()) == ["stats.json", "test.parquet", "train.parquet",
                                                      "unlabeled.parquet", "validation.parquet"]
     rows = {s: read(out, s) for s in SPLITS}
-    assert sum(len(r) for r in rows.values()) == stats["labelled_rows"] == 12 * 13
+    assert sum(r["primary"] for s in rows.values() for r in s) == stats["labelled_rows"] == 12 * 13
+    assert sum(len(r) for r in rows.values()) == stats["labelled_rows"] + stats["matrix_rows"] == 12 * 13 * 4
     assert set(rows["train"][0]) >= {"doc_id", "sentence", "target", "phrase", "label"}
     assert stats["pages"] == 12
     assert stats["dropped_lines"]["navigation"] == 9 and stats["dropped_lines"]["caption"] == 9
@@ -51,6 +52,7 @@ def test_shared_sentence_pulls_articles_into_one_split(corpus):
         path.write_text(path.read_text() + f"\n{shared}\n")
         with corpus["annotations"].open("a") as fh:
             fh.write(json.dumps({"doc_id": doc, "sentence": shared, "target": "guarantees", "label": "neutral"}) + "\n")
+            fh.writelines(json.dumps(row) + "\n" for row in matrix_rows(doc, shared, "guarantees"))
     prepare(compose(data_overrides(corpus)))
     where = {s for s in SPLITS for r in read(corpus["processed"], s) if r["doc_id"] in ("p00", "p05")}
     assert len(where) == 1

@@ -90,7 +90,7 @@ def test_saved_model_folder_is_plain_and_pickle_free(trained):
 
 
 def test_evaluate_writes_reports(trained):
-    metrics = evaluate(trained["cfg"])
+    metrics = evaluate(trained["cfg"])["test"]
     reports = trained["root"] / "reports"
     assert json.loads((reports / "metrics.json").read_text())["test"]["macro_f1"] == round(metrics["macro_f1"], 4)
     assert (reports / "confusion_matrix.png").stat().st_size > 1000
@@ -132,7 +132,7 @@ def test_tfidf_baseline_is_trained_and_logged_the_same_way(trained, tmp_path):
     run = client.search_runs([client.get_experiment_by_name("peacestance").experiment_id])[0]
     assert run.data.params["model.name"] == "tfidf" and run.data.metrics["test_macro_f1"] >= 0.9
     assert not [p for p in (tmp_path / "model").iterdir() if p.suffix in (".pkl", ".joblib")]
-    assert evaluate(cfg)["macro_f1"] == pytest.approx(run.data.metrics["test_macro_f1"])
+    assert evaluate(cfg)["test"]["macro_f1"] == pytest.approx(run.data.metrics["test_macro_f1"])
 
 
 def test_sweep_makes_one_parent_and_a_child_per_job(trained, tmp_path):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from peacestance.encoding import encode_pairs, softmax
+
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -43,7 +45,7 @@ def export(model_dir: Path, precision: str) -> Path:
     """Return the path of the fp32 or int8 ONNX model, exporting (and quantising) on first use."""
     import torch
 
-    from peacestance.modeling import load_model_dir
+    from peacestance.models.cross_encoder import CrossEncoder
 
     cache = _cache_dir(model_dir)
     fp32 = cache / "model.onnx"
@@ -51,7 +53,8 @@ def export(model_dir: Path, precision: str) -> Path:
     stamp = cache / "source.sha"
     source = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else "unknown"
     if not fp32.is_file() or not stamp.is_file() or stamp.read_text() != source:
-        model, tokenizer, _ = load_model_dir(model_dir)
+        loaded = CrossEncoder.load(model_dir)
+        model, tokenizer = loaded.network, loaded.tokenizer
         model.config.return_dict = False
         sample = tokenizer(["a sentence to trace"], ["a target phrase"], return_tensors="pt")
         axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
@@ -81,11 +84,13 @@ class OnnxScorer:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
-        from peacestance.modeling import read_meta
+        from peacestance.models.base import read_meta
 
         model_dir = Path(model_dir)
         self.meta = read_meta(model_dir)
         self.max_length = int(self.meta.get("max_length", 128))
+        self.temperature = float(self.meta.get("temperature", 1.0))
+        self.labels = tuple(self.meta["labels"])
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
         options = ort.SessionOptions()
         if threads:
@@ -93,10 +98,6 @@ class OnnxScorer:
         self.session = ort.InferenceSession(str(export(model_dir, precision)), options, providers=["CPUExecutionProvider"])
 
     def scores(self, sentences: list[str], phrases: list[str]) -> np.ndarray:
-        enc = self.tokenizer(sentences, phrases, truncation="only_first", max_length=self.max_length,
-                             padding=True, return_tensors="np")
+        enc = encode_pairs(self.tokenizer, sentences, phrases, self.max_length, return_tensors="np", padding=True)
         feeds = {name: enc[name].astype(np.int64) for name in INPUTS}
-        logits = self.session.run(["logits"], feeds)[0].astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+        return softmax(self.session.run(["logits"], feeds)[0], self.temperature)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from peacestance.modeling import META_FILE, read_meta
+from peacestance.models.base import META_FILE, batched_scores, check_phrases, read_meta
+from peacestance.runtime import check_bf16, pick_device
 from peacestance.schema import DEFAULT_TARGET, LABELS, TARGETS, target_phrase
 
 DEFAULT_MODEL_DIR = Path("models/peacestance")
@@ -50,54 +51,6 @@ def clean_input(text: object, index: int) -> str:
     return " ".join(text.split())[:MAX_CHARS]
 
 
-class _TransformerScorer:
-    def __init__(self, model_dir: str | Path, device: str, precision: str):
-        import torch
-
-        from peacestance.modeling import load_model_dir
-
-        self.torch = torch
-        self.model, self.tokenizer, self.meta = load_model_dir(model_dir)
-        self.device = torch.device(device)
-        self.model.to(self.device)
-        self.max_length = int(self.meta.get("max_length", 128))
-        self.autocast = precision == "bf16"
-        if precision == "int8":
-            raise ValueError("precision=int8 needs backend=onnx (ONNX Runtime's dynamic quantization); "
-                             "torch's own int8 path (torch.ao.quantization) is deprecated")
-
-    def scores(self, sentences: list[str], phrases: list[str]) -> np.ndarray:
-        torch = self.torch
-        enc = self.tokenizer(sentences, phrases, truncation="only_first", max_length=self.max_length,
-                             padding=True, return_tensors="pt").to(self.device)
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            logits = self.model(**enc).logits
-        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
-
-
-class _TfidfScorer:
-    def __init__(self, model_dir: str | Path):
-        from peacestance.baseline import TfidfModel
-
-        self.model = TfidfModel.load(model_dir)
-        self.meta = read_meta(model_dir)
-
-    def scores(self, sentences: list[str], phrases: list[str]) -> np.ndarray:
-        return self.model.scores(sentences, phrases)
-
-
-def pick_device(device: str = "auto") -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 class Predictor:
     """A loaded model plus the batching that makes it fast and order-preserving."""
 
@@ -111,43 +64,50 @@ class Predictor:
             import torch
 
             torch.set_num_threads(int(threads))
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
         self.model_dir = Path(model_dir)
         meta = read_meta(model_dir)
         self.kind = meta.get("kind", "transformer")
         self.batch_size = int(batch_size)
         self.device = pick_device(device)
         if precision == "bf16":
-            _check_bf16(self.device)
-        if self.kind == "tfidf":
-            self._scorer = _TfidfScorer(model_dir)
-        elif backend == "onnx":
+            check_bf16(self.device)
+        if backend == "onnx":
             from peacestance.onnx_backend import OnnxScorer
 
+            if self.kind != "transformer":
+                raise ValueError(f"backend=onnx serves cross-encoder models; this one is {self.kind!r}: use backend=torch")
             if self.device != "cpu":
                 raise ValueError("backend=onnx runs on the CPU here; use backend=torch on a GPU")
             self._scorer = OnnxScorer(model_dir, precision, threads)
         else:
-            self._scorer = _TransformerScorer(model_dir, self.device, precision)
+            if precision == "int8":
+                raise ValueError("precision=int8 needs backend=onnx (ONNX Runtime's dynamic quantization); "
+                                 "torch's own int8 path (torch.ao.quantization) is deprecated")
+            from peacestance import models
+
+            self._scorer = models.load(model_dir).to(self.device)
+            self._scorer.autocast = precision == "bf16"
         self.meta = meta
+        self.targets: dict[str, str] = dict(meta.get("targets", TARGETS))
+        self.labels: tuple[str, ...] = tuple(meta.get("labels", LABELS))
 
     def _phrases(self, target: str | Sequence[str], n: int) -> list[str]:
+        """Target ids -> the phrases this model was trained with (its own peacestance.json, not a constant)."""
         if isinstance(target, str):
-            return [target_phrase(target)] * n
-        targets = list(target)
-        if len(targets) != n:
-            raise ValueError(f"got {len(targets)} targets for {n} texts; pass one target or one per text")
-        return [target_phrase(t) for t in targets]
+            phrases = [target_phrase(target, self.targets)] * n
+        else:
+            targets = list(target)
+            if len(targets) != n:
+                raise ValueError(f"got {len(targets)} targets for {n} texts; pass one target or one per text")
+            phrases = [target_phrase(t, self.targets) for t in targets]
+        check_phrases(phrases, self.targets, bool(self.meta.get("free_phrases", True)), self.kind)
+        return phrases
 
     def score_pairs(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
         """Probabilities (n, 3) for already-clean pairs, in input order; empty texts get EMPTY_PREDICTION."""
-        out = np.zeros((len(sentences), len(LABELS)), dtype=np.float32)
-        live = [i for i, s in enumerate(sentences) if s]
-        out[[i for i, s in enumerate(sentences) if not s], LABELS.index("neutral")] = 1.0
-        order = sorted(live, key=lambda i: len(sentences[i]) + len(phrases[i]))  # stable: ties keep input order
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            out[idx] = self._scorer.scores([sentences[i] for i in idx], [phrases[i] for i in idx])
-        return out
+        return batched_scores(self._scorer, sentences, phrases, self.batch_size)
 
     def predict(self, texts: str | Sequence[str], target: str | Sequence[str] = DEFAULT_TARGET) -> Prediction | list[Prediction]:
         """One Prediction for a string, a list in the caller's order for a list of strings."""
@@ -178,7 +138,7 @@ class Predictor:
     def _predict_chunk(self, texts: list[str], target: str | Sequence[str]) -> Iterator[Prediction]:
         probs = self.score_pairs(texts, self._phrases(target, len(texts)))
         for row in probs:
-            yield Prediction(LABELS[int(row.argmax())], {label: float(p) for label, p in zip(LABELS, row)})
+            yield Prediction(self.labels[int(row.argmax())], {label: float(p) for label, p in zip(self.labels, row)})
 
     def analyze(self, page_text: str, targets: Sequence[str] | None = None, top_k: int = 3) -> dict:
         """Every target on every body sentence of one raw page, with a per-target summary."""
@@ -186,44 +146,26 @@ class Predictor:
 
         if not isinstance(page_text, str):
             raise TypeError(f"page_text is {type(page_text).__name__}, not str")
-        targets = list(targets or TARGETS)
+        targets = list(targets or self.targets)
         sentences = split_article(page_text) if page_text.strip() else []
+        # One call over every (sentence, target) pair: a model that encodes a sentence once serves all targets.
+        pairs = self.predict([s for s in sentences for _ in targets], [t for _ in sentences for t in targets]) if sentences else []
         rows, summary = [], {}
-        for target in targets:
-            preds = self.predict(sentences, target) if sentences else []
-            counts = {label: sum(p.label == label for p in preds) for label in LABELS}
+        for k, target in enumerate(targets):
+            preds = pairs[k::len(targets)]
+            counts = {label: sum(p.label == label for p in preds) for label in self.labels}
             confident = sorted(
                 (i for i, p in enumerate(preds) if p.label != "neutral"), key=lambda i: -max(preds[i].scores.values())
             )[:top_k]
             summary[target] = {
                 "counts": counts,
-                "shares": {k: (v / len(preds) if preds else 0.0) for k, v in counts.items()},
+                "shares": {k2: (v / len(preds) if preds else 0.0) for k2, v in counts.items()},
                 "most_confident": [{"sentence": sentences[i], **preds[i].to_dict()} for i in confident],
             }
             rows.extend({"index": i, "sentence": s, "target": target, **p.to_dict()}
                         for i, (s, p) in enumerate(zip(sentences, preds)))
         rows.sort(key=lambda r: (r["index"], targets.index(r["target"])))
         return {"sentences": len(sentences), "rows": rows, "summary": summary}
-
-
-def _check_bf16(device: str) -> None:
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_bf16_supported():
-        raise ValueError("precision=bf16: this GPU does not support bfloat16; use fp32")
-    if device == "cpu" and not cpu_has_bf16():
-        raise ValueError(f"precision=bf16: this CPU ({torch.backends.cpu.get_cpu_capability()}) has no bfloat16 "
-                         "instructions (avx512_bf16 or AMX), so bf16 would be emulated and slower; use fp32, "
-                         "or int8 with backend=onnx")
-
-
-def cpu_has_bf16() -> bool:
-    """bf16 pays off on a CPU only with native instructions (avx512_bf16, AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def resolve_source(source: str | Path | None) -> Path:

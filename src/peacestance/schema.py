@@ -35,19 +35,20 @@ PHENOMENA: tuple[str, ...] = (
 )
 
 
-def target_phrase(target: str) -> str:
+def target_phrase(target: str, targets: dict[str, str] | None = None) -> str:
     """Return the phrase for a target id, or the text itself when it is a free phrase.
 
     A string that looks like an id (no spaces) but is not one is a typo, not a
     phrase: it raises so the caller sees the valid ids instead of a silent guess.
     """
-    if target in TARGETS:
-        return TARGETS[target]
+    targets = TARGETS if targets is None else targets
+    if target in targets:
+        return targets[target]
     text = target.strip()
     if not text:
-        raise ValueError(f"empty target; valid ids: {', '.join(TARGETS)}")
+        raise ValueError(f"empty target; valid ids: {', '.join(targets)}")
     if " " not in text and text.replace("_", "").isalnum() and text.islower():
-        raise ValueError(f"unknown target id {target!r}; valid ids: {', '.join(TARGETS)} (or pass a free phrase with spaces)")
+        raise ValueError(f"unknown target id {target!r}; valid ids: {', '.join(targets)} (or pass a free phrase with spaces)")
     return text
 
 
@@ -62,3 +63,5 @@ class Annotation:
     note: str = ""
     phenomena: tuple[str, ...] = field(default_factory=tuple)
     line: int = 0
+    #: False for a row added to complete the target matrix (the sentence does not speak to this target)
+    primary: bool = True

@@ -45,8 +45,11 @@ def _parse_row(record: dict, path: Path, number: int) -> Annotation:
     note = record.get("note") or ""
     if not isinstance(note, str):
         raise DataError("note must be a string", path=path, line=number, field="note")
+    matrix = record.get("matrix", False)
+    if not isinstance(matrix, bool):
+        raise DataError(f"matrix must be true or false; got {matrix!r}", path=path, line=number, field="matrix")
     return Annotation(doc_id=record["doc_id"], sentence=record["sentence"].strip(), target=record["target"],
-                      label=record["label"], note=note, phenomena=tuple(phenomena), line=number)
+                      label=record["label"], note=note, phenomena=tuple(phenomena), line=number, primary=not matrix)
 
 
 def read_annotations(path: str | Path) -> list[Annotation]:
@@ -97,9 +100,25 @@ def join_labels(
             raise DataError(f"sentence not found in page {row.doc_id!r} as split by prepare: {row.sentence!r}",
                             path=path, line=row.line, field="sentence")
         labelled.setdefault(row.doc_id, set()).add(key)
-        joined.append(Annotation(row.doc_id, found, row.target, row.label, row.note, row.phenomena, row.line))
+        joined.append(Annotation(row.doc_id, found, row.target, row.label, row.note, row.phenomena, row.line,
+                                 row.primary))
     unlabeled = {
         doc: [s for s in dict.fromkeys(sents) if normalize(s) not in labelled.get(doc, set())]
         for doc, sents in sentences_by_doc.items()
     }
     return joined, unlabeled
+
+
+def check_full_matrix(annotations: list[Annotation], path: str | Path, targets=TARGETS) -> None:
+    """Every labelled sentence needs a label for every target; a missing cell names the sentence's first line."""
+    cells: dict[tuple[str, str], list[Annotation]] = {}
+    for row in annotations:
+        cells.setdefault((row.doc_id, normalize(row.sentence)), []).append(row)
+    for rows in cells.values():
+        have = {r.target for r in rows}
+        missing = [t for t in targets if t not in have]
+        if missing:
+            first = min(rows, key=lambda r: r.line)
+            raise DataError(f"sentence {first.sentence[:60]!r} has no label for {', '.join(missing)}; every labelled "
+                            "sentence needs all targets (add rows with \"matrix\": true, label neutral where it says "
+                            "nothing about a target)", path=path, line=first.line, field="target")

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from peacestance.config import CONFIG_DIR, CONFIG_NAME
-from peacestance.data.annotations import join_labels, read_annotations
+from peacestance.data.annotations import check_full_matrix, join_labels, read_annotations
 from peacestance.data.articles import Page, iter_pages, page_sentences
 from peacestance.data.split import SPLITS, grouped_split
 from peacestance.errors import DataError
@@ -32,7 +32,7 @@ from peacestance.schema import LABELS, TARGETS, Annotation
 
 log = logging.getLogger(__name__)
 
-LABELLED_COLUMNS = ("doc_id", "sentence", "target", "phrase", "label", "phenomena")
+LABELLED_COLUMNS = ("doc_id", "sentence", "target", "phrase", "label", "phenomena", "primary")
 
 
 def read_corpus(cfg: DictConfig) -> tuple[list[Page], dict[str, list[str]], Counter]:
@@ -67,6 +67,7 @@ def _labelled_table(rows: list[Annotation]) -> pa.Table:
         "phrase": [TARGETS[r.target] for r in rows],
         "label": [r.label for r in rows],
         "phenomena": [list(r.phenomena) for r in rows],
+        "primary": [r.primary for r in rows],
     })
 
 
@@ -83,16 +84,20 @@ def _length_stats(sentences: list[str]) -> dict[str, float]:
 
 def build_stats(splits: dict[str, list[Annotation]], pages: list[Page], sentences: dict[str, list[str]],
                 unlabeled: list[tuple[str, str]], dropped: Counter) -> dict:
-    per_split = {
-        split: {t: {lab: sum(1 for r in rows if r.target == t and r.label == lab) for lab in LABELS} for t in TARGETS}
-        for split, rows in splits.items()
-    }
+    def counts(primary: bool) -> dict:
+        return {split: {t: {lab: sum(1 for r in rows if r.target == t and r.label == lab and r.primary == primary)
+                            for lab in LABELS} for t in TARGETS}
+                for split, rows in splits.items()}
+
+    per_split = counts(primary=True)
     all_sentences = [s for doc in sorted(sentences) for s in sentences[doc]]
     return {
         "pages": len(pages),
         "body_sentences": len(all_sentences),
-        "labelled_rows": sum(len(r) for r in splits.values()),
+        "labelled_rows": sum(1 for rows in splits.values() for r in rows if r.primary),
         "rows": per_split,
+        "matrix_rows": sum(1 for rows in splits.values() for r in rows if not r.primary),
+        "matrix_cells": counts(primary=False),
         "docs": {split: sorted({r.doc_id for r in rows}) for split, rows in splits.items()},
         "unlabeled_sentences": len(unlabeled),
         "dropped_lines": dict(sorted(dropped.items())),
@@ -127,6 +132,8 @@ def prepare(cfg: DictConfig) -> dict:
     data = cfg.data
     pages, sentences, dropped = read_corpus(data)
     annotations = read_annotations(data.annotations)
+    if data.full_matrix:
+        check_full_matrix(annotations, data.annotations)
     rows, unlabeled_by_doc = join_labels(sentences, annotations, data.annotations)
     splits = grouped_split(rows, {s: data.split[s] for s in SPLITS}, seed=data.split.seed)
     unlabeled = [(doc, s) for doc in sorted(unlabeled_by_doc) for s in unlabeled_by_doc[doc]

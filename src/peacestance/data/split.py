@@ -3,7 +3,8 @@
 Articles that share a sentence text are one group (union-find), so neither an
 article nor a sentence ever sits in two splits. Groups are then placed greedily,
 largest first, into the split that brings every split's (target, label) counts
-closest to its share: stratified as far as whole groups allow.
+closest to its share: stratified as far as whole groups allow. Only primary rows count
+toward placement; the rows that complete the target matrix go where their article goes.
 """
 
 from __future__ import annotations
@@ -52,9 +53,13 @@ def grouped_split(rows: list[Annotation], fractions: dict[str, float], seed: int
     share = {s: fractions[s] / total_fraction for s in SPLITS}
 
     group_of = article_groups(rows)
-    by_group: dict[str, list[Annotation]] = defaultdict(list)
+    members: dict[str, list[Annotation]] = defaultdict(list)
     for row in rows:
-        by_group[group_of[row.doc_id]].append(row)
+        members[group_of[row.doc_id]].append(row)
+    # Placement looks at the primary rows only: rows that complete the target matrix follow their
+    # article, so adding them leaves the split (and every score on it) as it was.
+    by_group = {g: [r for r in group if r.primary] or group for g, group in members.items()}
+    rows = [r for group in by_group.values() for r in group]
     order = sorted(by_group)
     random.Random(seed).shuffle(order)
     order.sort(key=lambda g: -len(by_group[g]))  # stable: equal sizes keep the seeded order
@@ -83,5 +88,5 @@ def grouped_split(rows: list[Annotation], fractions: dict[str, float], seed: int
         best = min((s for s in SPLITS if share[s] > 0), key=lambda s: (cost(s), SPLITS.index(s)))
         counts[best].update(group_counts)
         sizes[best] += len(by_group[group])
-        assigned[best].extend(by_group[group])
+        assigned[best].extend(members[group])
     return assigned
