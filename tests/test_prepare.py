@@ -123,3 +123,37 @@ def test_two_pages_with_one_doc_id_is_an_error(corpus, corpus_cfg):
     (corpus["articles"] / "p01.txt").write_text("# Twin\n\nA page that reuses the id of p01.md here.\n")
     with pytest.raises(DataError, match=r"p01\.txt: doc_id 'p01' is used by two pages \(also .*p01\.md\)"):
         prepare(corpus_cfg)
+
+
+def test_missing_matrix_cell_names_file_and_line(corpus, corpus_cfg):
+    lines = corpus["annotations"].read_text().splitlines()
+    dropped = next(i for i, line in enumerate(lines) if json.loads(line).get("matrix"))
+    sentence_first_line = next(i for i, line in enumerate(lines)
+                               if json.loads(line)["sentence"] == json.loads(lines[dropped])["sentence"]) + 1
+    target = json.loads(lines[dropped])["target"]
+    corpus["annotations"].write_text("\n".join(lines[:dropped] + lines[dropped + 1:]) + "\n")
+    with pytest.raises(DataError, match=rf"annotations\.jsonl:{sentence_first_line} \(field 'target'\): .* no label for {target}"):
+        prepare(corpus_cfg)
+    # a sparse file is still accepted when the check is switched off
+    stats = prepare(compose([*data_overrides(corpus), "data.full_matrix=false"]))
+    assert stats["matrix_rows"] == 12 * 13 * 3 - 1
+
+
+def test_matrix_flag_must_be_boolean(corpus, corpus_cfg):
+    rows = corpus["annotations"].read_text().splitlines()
+    bad = json.loads(rows[1])
+    bad["matrix"] = "yes"
+    rows[1] = json.dumps(bad)
+    corpus["annotations"].write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"annotations\.jsonl:2 \(field 'matrix'\): matrix must be true or false"):
+        prepare(corpus_cfg)
+
+
+def test_matrix_rows_follow_their_article_and_leave_the_split_unchanged(corpus, tmp_path):
+    full = prepare(compose(data_overrides(corpus)))
+    sparse_path = tmp_path / "sparse.jsonl"
+    sparse_path.write_text("".join(line + "\n" for line in corpus["annotations"].read_text().splitlines()
+                                   if not json.loads(line).get("matrix")))
+    sparse = prepare(compose([*data_overrides({**corpus, "annotations": sparse_path, "processed": tmp_path / "p"}),
+                              "data.full_matrix=false"]))
+    assert full["docs"] == sparse["docs"] and full["rows"] == sparse["rows"]

@@ -54,8 +54,19 @@ def test_run_holds_params_tags_and_per_epoch_curves(trained):
     for key in ("train_loss", "val_loss", "val_macro_f1", "val_f_avg"):
         steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
         assert steps == sorted(steps) and len(steps) >= 2, key
-    for key in ("test_macro_f1", "test_f_avg", "test_accuracy", "test_f1_favor", "test_macro_f1_troops"):
-        assert key in run.data.metrics
+    for key in ("test_macro_f1", "test_f_avg", "test_accuracy", "test_f1_favor", "test_macro_f1_troops", "test_ece",
+                "test_matrix_macro_f1", "blind_dev_macro_f1", "blind_test_macro_f1", "blind_test_ece", "temperature"):
+        assert key in run.data.metrics, key
+
+
+def test_blind_benchmark_and_test_split_both_reach_reports(trained):
+    evaluate(trained["cfg"])
+    payload = json.loads((trained["root"] / "reports" / "metrics.json").read_text())
+    assert {"test", "blind-dev", "blind-test"} <= set(payload)
+    run = trained["run"].data.metrics
+    assert payload["blind-test"]["macro_f1"] == pytest.approx(run["blind_test_macro_f1"], abs=1e-4)
+    assert 0.0 <= payload["blind-test"]["ece"] <= 1.0 and payload["temperature"] > 0
+    assert (trained["root"] / "reports" / "blind-test_predictions.csv").is_file()
 
 
 def test_run_holds_artifacts(trained):

