@@ -6,7 +6,7 @@ TORCH_VERSION ?= 2.13.0
 STORE  ?= sqlite:///experiments/mlflow.db
 ARGS   ?=
 
-.PHONY: install install-dev prepare train test repro ui bench bench-segmenters agreement clean
+.PHONY: install install-dev prepare train test repro ui bench bench-segmenters agreement benchmark ablation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,18 @@ bench-segmenters: install
 
 agreement: install
 	$(BIN)/python -m peacestance.agreement
+	$(BIN)/python -m peacestance.agreement --dir data/raw/matrix
+	$(BIN)/python -m peacestance.benchmark agreement
+
+## Score models/peacestance on the blind benchmark (blind-dev and blind-test) into reports/benchmark/.
+benchmark: install
+	$(BIN)/python -m peacestance.benchmark score $(ARGS)
+
+## Every recipe of the quality ablation as one MLflow parent run, then its table (about 80 min on 2 CPU cores).
+ABLATION ?= baseline_tfidf,minilm_default,mpnet_head,mpnet_pair,mpnet_head_cls,mpnet_head_matrix,mpnet_partial,best
+ablation: install
+	$(BIN)/peacestance-train -m experiment=$(ABLATION) tracking.log_model=false
+	$(BIN)/python benchmarks/ablation.py
 
 clean:
 	rm -rf data/processed models reports experiments/hydra

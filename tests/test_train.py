@@ -55,7 +55,7 @@ def test_run_holds_params_tags_and_per_epoch_curves(trained):
         steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
         assert steps == sorted(steps) and len(steps) >= 2, key
     for key in ("test_macro_f1", "test_f_avg", "test_accuracy", "test_f1_favor", "test_macro_f1_troops", "test_ece",
-                "test_matrix_macro_f1", "blind_dev_macro_f1", "blind_test_macro_f1", "blind_test_ece", "temperature"):
+                "blind_test_matrix_macro_f1", "blind_dev_macro_f1", "blind_test_macro_f1", "blind_test_ece", "temperature"):
         assert key in run.data.metrics, key
 
 

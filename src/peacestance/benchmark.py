@@ -19,7 +19,7 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Callable
+import time
 from pathlib import Path
 
 import numpy as np
@@ -128,30 +128,37 @@ def read_records_loose(path: str | Path) -> list[dict]:
     return rows
 
 
-def score_benchmark(scorer, cfg, out_dir: Path) -> dict[str, dict[str, float]]:
-    """Metrics per benchmark part for a StanceModel or a Predictor; predictions and plots into out_dir."""
-    from peacestance.models.base import batched_scores
+def benchmark_rows(cfg, targets: dict[str, str]) -> pd.DataFrame | None:
+    """The configured benchmark's rows for the model's targets, or None when there is none."""
+    path = Path(cfg.benchmark.path)
+    if not cfg.benchmark.enabled or not path.is_file():
+        return None
+    frame = load_rows(path, targets)
+    return frame[frame["part"].isin(list(cfg.benchmark.parts))].reset_index(drop=True)
+
+
+def report_benchmark(frame: pd.DataFrame, probs: np.ndarray, cfg, out_dir: Path, labels, seconds: float) -> dict:
+    """Metrics per part (headline on primary rows, ``matrix_*`` over all cells), predictions and plots into out_dir."""
     from peacestance.reporting import report_split
 
-    path = Path(cfg.benchmark.path)
-    if not path.is_file():
-        return {}
-    targets = dict(getattr(scorer, "targets", None) or TARGETS)
-    frame = load_rows(path, targets)
-    labels = tuple(getattr(scorer, "labels", LABELS))
-    if hasattr(scorer, "score_pairs"):
-        score: Callable = scorer.score_pairs
-    else:
-        def score(sentences, phrases):
-            return batched_scores(scorer, sentences, phrases, int(cfg.train.eval_batch_size))
-    probs = score(frame["sentence"].tolist(), frame["phrase"].tolist())
     results = {}
     for part in cfg.benchmark.parts:
         rows = (frame["part"] == part).to_numpy()
         if rows.any():
             results[part] = report_split(frame[rows].reset_index(drop=True), np.asarray(probs)[rows], Path(out_dir),
                                          prefix=part, labels=labels)
+            results[part]["pairs_per_s"] = len(frame) / max(seconds, 1e-9)  # all parts' pairs, scored at once
     return results
+
+
+def score_benchmark(predictor, cfg, out_dir: Path) -> dict[str, dict[str, float]]:
+    """Metrics per benchmark part for a loaded Predictor."""
+    frame = benchmark_rows(cfg, predictor.targets)
+    if frame is None:
+        return {}
+    start = time.perf_counter()
+    probs = predictor.score_pairs(frame["sentence"].tolist(), frame["phrase"].tolist())
+    return report_benchmark(frame, probs, cfg, out_dir, predictor.labels, time.perf_counter() - start)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,6 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from peacestance import models, tracking
-from peacestance.benchmark import score_benchmark
 from peacestance.config import CONFIG_DIR, CONFIG_NAME
 from peacestance.data.splits import load_splits, select_cells
 from peacestance.models.base import FitContext, StanceModel, batched_scores
@@ -57,6 +56,17 @@ def _sweep_dir() -> str | None:
     return str(Path(hc.sweep.dir).resolve()) if hc.mode == RunMode.MULTIRUN else None
 
 
+def _run_name(cfg: DictConfig) -> str:
+    """The model and the overrides that made this run, e.g. ``mpnet_head model.C=0.5``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("tracking.", "hydra"))]
+    except ValueError:
+        overrides = []
+    return " ".join([str(cfg.model.name), *overrides])[:250]
+
+
 def _resume_state(cfg: DictConfig) -> tuple[str | None, str | None]:
     """(checkpoint to resume from, MLflow run id to continue) when train.resume is on."""
     ckpt_dir = Path(cfg.train.checkpoint_dir)
@@ -81,16 +91,57 @@ def _splits(cfg: DictConfig) -> dict[str, pd.DataFrame]:
             "test": _cap(splits["test"], cfg.train.max_eval_samples, seed)}
 
 
-def _fit(model: StanceModel, cfg: DictConfig, splits: dict[str, pd.DataFrame], ctx: FitContext) -> None:
-    """Fit on train (early stopping on the validation cells of the trained kind), then calibrate on validation."""
-    validation = select_cells(splits["validation"], cfg.train.cells)
-    model.fit(splits["train"], validation, ctx)
-    if cfg.train.calibrate:
-        model.calibrate(validation)
+def _calibration_rows(cfg: DictConfig, frames: dict[str, pd.DataFrame]) -> str | None:
+    """Which scored frame the temperature is fitted on: the team's validation split, or blind-dev.
+
+    Scores fitted to the team's own writing stay overconfident on other people's news, so the
+    default fits on blind-dev, the benchmark part meant for choices; blind-test stays untouched.
+    """
+    where = cfg.train.calibrate_on
+    if where in (None, "none", "null"):
+        return None
+    if where == "blind-test" or (where != "validation" and where not in cfg.benchmark.parts):
+        raise ValueError(f"train.calibrate_on must be validation, a benchmark part other than blind-test, or null; "
+                         f"not {where!r}")
+    if where not in frames:
+        log.warning("no benchmark part %s to calibrate on (%s): using validation", where, cfg.benchmark.path)
+        return "validation"
+    return where
 
 
-def _score(model: StanceModel, frame: pd.DataFrame, cfg: DictConfig):
-    return batched_scores(model, frame["sentence"].tolist(), frame["phrase"].tolist(), cfg.train.eval_batch_size)
+def _evaluate(model: StanceModel, cfg: DictConfig, splits: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, dict]:
+    """Score validation, test and the benchmark once each; calibrate from those logits; report every part."""
+    import time
+
+    from peacestance.benchmark import benchmark_rows, report_benchmark
+    from peacestance.calibration import fit_temperature
+    from peacestance.encoding import softmax
+
+    frames = {"validation": select_cells(splits["validation"], "primary"), "test": select_cells(splits["test"], "primary")}
+    bench = benchmark_rows(cfg, model.targets)
+    logits, seconds = {}, {}
+    for name, frame in [*frames.items(), *([("benchmark", bench)] if bench is not None else [])]:
+        start = time.perf_counter()
+        logits[name] = batched_scores(model, frame["sentence"].tolist(), frame["phrase"].tolist(),
+                                      int(cfg.train.eval_batch_size), logits=True)
+        seconds[name] = time.perf_counter() - start
+    parts = {part: (bench["part"] == part).to_numpy() for part in cfg.benchmark.parts} if bench is not None else {}
+    where = _calibration_rows(cfg, {"validation": frames["validation"], **parts})
+    if where == "validation":
+        model.temperature = fit_temperature(logits["validation"], _gold(model, frames["validation"]))
+    elif where is not None:
+        rows = parts[where] & bench["primary"].to_numpy()
+        model.temperature = fit_temperature(logits["benchmark"][rows], _gold(model, bench[rows]))
+    probs = {name: softmax(value, model.temperature) for name, value in logits.items()}
+    results = {"validation": score_metrics(frames["validation"], probs["validation"], model.labels),
+               "test": report_split(frames["test"], probs["test"], out_dir, labels=model.labels)}
+    if bench is not None:
+        results.update(report_benchmark(bench, probs["benchmark"], cfg, out_dir, model.labels, seconds["benchmark"]))
+    return results
+
+
+def _gold(model: StanceModel, frame: pd.DataFrame) -> list[int]:
+    return [model.labels.index(y) for y in frame["label"]]
 
 
 def train(cfg: DictConfig) -> float:
@@ -120,7 +171,8 @@ def train(cfg: DictConfig) -> float:
 
     if parent_id:
         mlflow.start_run(run_id=parent_id)
-    with mlflow.start_run(run_id=resume_run, experiment_id=experiment_id, nested=bool(parent_id), tags=tags) as run:
+    with mlflow.start_run(run_id=resume_run, experiment_id=experiment_id, nested=bool(parent_id), tags=tags,
+                          run_name=None if resume_run else _run_name(cfg)) as run:
         if model.resumable:
             Path(cfg.train.checkpoint_dir).mkdir(parents=True, exist_ok=True)
             (Path(cfg.train.checkpoint_dir) / RUN_FILE).write_text(json.dumps({"run_id": run.info.run_id}))
@@ -131,26 +183,20 @@ def train(cfg: DictConfig) -> float:
         ctx.log_epoch = lambda epoch, metrics: mlflow.log_metrics(metrics, step=epoch)
         ctx.log_step = lambda step, loss: mlflow.log_metric("train_loss_step", loss, step=step)
 
-        _fit(model, cfg, splits, ctx)
+        model.fit(splits["train"], select_cells(splits["validation"], cfg.train.cells), ctx)
         mlflow.log_metrics(model.train_stats)
+        metrics = _evaluate(model, cfg, splits, run_dir / "eval")
         mlflow.log_metric("temperature", model.temperature)
-
-        validation = select_cells(splits["validation"], "primary")
-        val_metrics = score_metrics(validation, _score(model, validation, cfg), model.labels)
-        test_probs = _score(model, splits["test"], cfg)
-        test_metrics = report_split(splits["test"], test_probs, run_dir / "eval", labels=model.labels)
-        mlflow.log_metrics({f"test_{k}": v for k, v in test_metrics.items()})
+        val_metrics, test_metrics = metrics["validation"], metrics["test"]
         mlflow.log_metrics({f"best_val_{k}": v for k, v in val_metrics.items() if k in ("macro_f1", "f_avg", "accuracy")})
-        metrics = {"validation": val_metrics, "test": test_metrics}
-        if cfg.benchmark.enabled:
-            for part, part_metrics in score_benchmark(model, cfg, run_dir / "eval").items():
+        for part, part_metrics in metrics.items():
+            if part != "validation":
                 mlflow.log_metrics({f"{part.replace('-', '_')}_{k}": v for k, v in part_metrics.items()})
-                metrics[part] = part_metrics
         mlflow.log_artifacts(str(run_dir / "eval"), artifact_path="eval")
 
         meta = {"model_name": cfg.model.name, "max_length": int(cfg.model.get("max_length", 128)),
                 "data_hash": tags["data_hash"], "mlflow_run_id": run.info.run_id, "metrics": metrics,
-                "segmenter": cfg.data.segmenter}
+                "segmenter": cfg.data.segmenter, "calibrated_on": cfg.train.calibrate_on}
         model_out = model.save(run_dir / "model", meta)
         if cfg.tracking.log_model:
             example = {"text": splits["test"]["sentence"].head(2).tolist(), "target": splits["test"]["target"].head(2).tolist()}

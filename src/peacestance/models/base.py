@@ -131,22 +131,25 @@ def check_phrases(phrases: Sequence[str], targets: dict[str, str], free: bool, k
                          "the phrase (model=minilm, model=mpnet, model=mpnet_pair)")
 
 
-def batched_scores(model, sentences: Sequence[str], phrases: Sequence[str], batch_size: int) -> np.ndarray:
-    """Probabilities (n, labels) for clean pairs, in input order: sorted by length, batched, restored.
+def batched_scores(model, sentences: Sequence[str], phrases: Sequence[str], batch_size: int,
+                   logits: bool = False) -> np.ndarray:
+    """Probabilities (or, with logits=True, raw logits) (n, labels) for clean pairs, in input order.
 
-    Empty texts get EMPTY_PREDICTION's scores without reaching the model. The one place that
-    batches, for training-time evaluation, the benchmark and the Predictor alike.
+    Pairs are sorted by length, batched and put back. Empty texts get a certain neutral without
+    reaching the model. The one place that batches, for training-time evaluation, the benchmark
+    and the Predictor alike.
     """
     labels = tuple(model.labels)
     out = np.zeros((len(sentences), len(labels)), dtype=np.float32)
     live = [i for i, s in enumerate(sentences) if s]
-    out[[i for i, s in enumerate(sentences) if not s], labels.index("neutral")] = 1.0
+    out[[i for i, s in enumerate(sentences) if not s], labels.index("neutral")] = 30.0 if logits else 1.0
+    score = model.logits if logits else model.scores
     # By sentence length, then text: the pairs of one sentence sit together, so a model that encodes
     # each sentence once (an embedding head) does so once per batch. Stable: ties keep input order.
     order = sorted(live, key=lambda i: (len(sentences[i]) + len(phrases[i]), sentences[i]))
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        out[idx] = model.scores([sentences[i] for i in idx], [phrases[i] for i in idx])
+        out[idx] = score([sentences[i] for i in idx], [phrases[i] for i in idx])
     return out
 
 
