@@ -88,7 +88,10 @@ class Predictor:
             from peacestance import models
 
             self._scorer = models.load(model_dir).to(self.device)
-            self._scorer.autocast = precision == "bf16"
+            if precision == "bf16":
+                if not hasattr(self._scorer, "autocast"):
+                    raise ValueError(f"precision=bf16 applies to cross-encoder models; this one is {self.kind!r}: use fp32")
+                self._scorer.autocast = True
         self.meta = meta
         self.targets: dict[str, str] = dict(meta.get("targets", TARGETS))
         self.labels: tuple[str, ...] = tuple(meta.get("labels", LABELS))

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from peacestance.calibration import fit_temperature
 from peacestance.encoding import softmax
 from peacestance.schema import LABELS, TARGETS
 
@@ -84,12 +83,6 @@ class StanceModel(ABC):
         if len(sentences) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return softmax(self.logits(sentences, phrases), self.temperature)
-
-    def calibrate(self, validation: pd.DataFrame) -> float:
-        """Fit the temperature on validation rows; returns it."""
-        logits = self.logits(validation["sentence"].tolist(), validation["phrase"].tolist())
-        self.temperature = fit_temperature(logits, [self.labels.index(y) for y in validation["label"]])
-        return self.temperature
 
     def to(self, device: str) -> StanceModel:
         """Move to a device; models without tensors ignore it."""
@@ -163,6 +156,3 @@ def read_meta(model_dir: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
-
-def label_ids(labels: Sequence[str], frame: pd.DataFrame) -> np.ndarray:
-    return np.asarray([labels.index(y) for y in frame["label"]], dtype=int)

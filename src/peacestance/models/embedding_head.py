@@ -182,20 +182,16 @@ class EmbeddingHead(StanceModel):
         y = np.asarray([self.labels.index(v) for v in train["label"]])
         seed = int(ctx.train.seed)
         if self.head_kind == "per_target":
-            self.targets = {t: p for t, p in dict(zip(train["target"], train["phrase"])).items()}
+            seen = dict(zip(train["target"], train["phrase"]))  # the task's order first, then any new target
+            self.targets = {t: seen[t] for t in [*self.targets, *seen] if t in seen}
             for target, phrase in self.targets.items():
                 rows = (train["phrase"] == phrase).to_numpy()
                 self.heads[phrase] = self._classifier(seed).fit(x[rows], y[rows])
         else:
             self.heads["*"] = self._classifier(seed).fit(x, y)
         elapsed = time.perf_counter() - start
+        # One pass, no epochs: the run scores validation once afterwards (best_val_* metrics).
         self.train_stats = {"train_runtime": elapsed, "train_samples_per_second": len(train) / max(elapsed, 1e-9)}
-        if ctx.log_epoch:
-            from peacestance.metrics import stance_metrics
-
-            pred = self.logits(validation["sentence"].tolist(), validation["phrase"].tolist()).argmax(1)
-            m = stance_metrics(validation["label"].tolist(), [self.labels[i] for i in pred])
-            ctx.log_epoch(1, {"val_macro_f1": m["macro_f1"], "val_f_avg": m["f_avg"], "val_accuracy": m["accuracy"]})
 
     def to(self, device: str) -> "EmbeddingHead":
         if self.encoder is not None:
