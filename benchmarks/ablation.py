@@ -15,7 +15,7 @@ import sys
 TARGETS = ("guarantees", "troops", "us_backstop", "peace_deal")
 
 
-def rows(store: str, parent: str | None, experiment: str) -> tuple[str, list[dict]]:
+def rows(store: str, parent: str | None, experiment: str, extra: list[str] = ()) -> tuple[str, list[dict]]:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=store)
@@ -31,7 +31,7 @@ def rows(store: str, parent: str | None, experiment: str) -> tuple[str, list[dic
     children = client.search_runs([exp.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent}'",
                                   order_by=["attributes.start_time ASC"])
     out = []
-    for run in children:
+    for run in [*children, *(client.get_run(run_id) for run_id in extra)]:
         m = run.data.metrics
         out.append({"run": run.info.run_name, "dev": m.get("blind_dev_macro_f1"), "test": m.get("blind_test_macro_f1"),
                     "f_avg": m.get("blind_test_f_avg"), "ece": m.get("blind_test_ece"),
@@ -46,7 +46,7 @@ def table(data: list[dict]) -> str:
         return "" if v is None else format(v, fmt)
 
     lines = ["| recipe (run name) | blind-dev | blind-test | F_avg | ECE | " + " | ".join(TARGETS)
-             + " | all cells | team test | train min | pairs/s |", "|" + "---|" * (10 + len(TARGETS))]
+             + " | all cells | team test | train min | pairs/s |", "|" + "---|" * (9 + len(TARGETS))]
     for r in data:
         lines.append(f"| {r['run']} | {f(r['dev'])} | **{f(r['test'])}** | {f(r['f_avg'])} | {f(r['ece'])} | "
                      + " | ".join(f(r[t], ".2f") for t in TARGETS)
@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", default="sqlite:///experiments/mlflow.db")
     parser.add_argument("--experiment", default="peacestance")
     parser.add_argument("--parent", default=None, help="parent run id (default: the newest sweep)")
+    parser.add_argument("--runs", default="", help="comma-separated run ids to add as rows (runs outside the sweep)")
     args = parser.parse_args(argv)
-    parent, data = rows(args.store, args.parent, args.experiment)
+    parent, data = rows(args.store, args.parent, args.experiment, [r for r in args.runs.split(",") if r])
     print(f"<!-- parent run {parent} -->")
     print(table(data))
     return 0

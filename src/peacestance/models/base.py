@@ -137,9 +137,10 @@ def batched_scores(model, sentences: Sequence[str], phrases: Sequence[str], batc
     live = [i for i, s in enumerate(sentences) if s]
     out[[i for i, s in enumerate(sentences) if not s], labels.index("neutral")] = 30.0 if logits else 1.0
     score = model.logits if logits else model.scores
-    # By sentence length, then text: the pairs of one sentence sit together, so a model that encodes
-    # each sentence once (an embedding head) does so once per batch. Stable: ties keep input order.
-    order = sorted(live, key=lambda i: (len(sentences[i]) + len(phrases[i]), sentences[i]))
+    # By sentence length, then text, then phrase length: the pairs of one sentence sit together, so a
+    # model that encodes each sentence once (an embedding head) does so once per batch, and padding
+    # stays small (phrases are short). Stable: ties keep input order.
+    order = sorted(live, key=lambda i: (len(sentences[i]), sentences[i], len(phrases[i])))
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         out[idx] = score([sentences[i] for i in idx], [phrases[i] for i in idx])
