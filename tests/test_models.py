@@ -245,3 +245,20 @@ def test_partial_fine_tune_keeps_the_lower_layers_frozen(splits):
     changed = {n for n in before if not torch.equal(before[n], after[n])}
     assert not [n for n in changed if ".layer.0." in n or "embeddings" in n]
     assert any(".layer.1." in n for n in changed) and any(n.startswith("classifier") for n in changed)
+
+
+def test_matrix_weight_zero_is_training_on_first_pass_rows_only(splits, tiny_encoder):
+    # class_weight=balanced counts rows, not weights, so it is off here to make the two fits comparable
+    base = ["model=mpnet_head", f"model.encoder={tiny_encoder}", "model.C=20", "model.normalize=false", "model.class_weight=null"]
+    only_primary = models.build(compose(base).model)
+    only_primary.fit(splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
+    weighted = models.build(compose([*base, "model.matrix_weight=0.0"]).model)
+    weighted.fit(splits["train"], splits["validation"], _ctx())
+    full = models.build(compose([*base, "model.matrix_weight=1.0"]).model)
+    full.fit(splits["train"], splits["validation"], _ctx())
+    test = splits["test"]
+    s, p = test["sentence"].tolist(), test["phrase"].tolist()
+    # zero weight = those rows are not there (up to the solver's tolerance); weight 1 = a different model
+    same = np.abs(weighted.logits(s, p) - only_primary.logits(s, p)).mean()
+    other = np.abs(full.logits(s, p) - only_primary.logits(s, p)).mean()
+    assert same < 0.02 and other > 10 * same

@@ -180,15 +180,18 @@ class EmbeddingHead(StanceModel):
         self.encoder = self._encoder(resolve(self.cfg.encoder)).to(ctx.device)
         x = self._features(train["sentence"].tolist(), train["phrase"].tolist())
         y = np.asarray([self.labels.index(v) for v in train["label"]])
+        # Rows that only complete the target matrix (train.cells=matrix) may count for less than first-pass rows.
+        primary = train["primary"].to_numpy(dtype=bool) if "primary" in train.columns else np.ones(len(train), bool)
+        weight = np.where(primary, 1.0, float(self.cfg.get("matrix_weight", 1.0)))
         seed = int(ctx.train.seed)
         if self.head_kind == "per_target":
             seen = dict(zip(train["target"], train["phrase"]))  # the task's order first, then any new target
             self.targets = {t: seen[t] for t in [*self.targets, *seen] if t in seen}
             for target, phrase in self.targets.items():
                 rows = (train["phrase"] == phrase).to_numpy()
-                self.heads[phrase] = self._classifier(seed).fit(x[rows], y[rows])
+                self.heads[phrase] = self._classifier(seed).fit(x[rows], y[rows], sample_weight=weight[rows])
         else:
-            self.heads["*"] = self._classifier(seed).fit(x, y)
+            self.heads["*"] = self._classifier(seed).fit(x, y, sample_weight=weight)
         elapsed = time.perf_counter() - start
         # One pass, no epochs: the run scores validation once afterwards (best_val_* metrics).
         self.train_stats = {"train_runtime": elapsed, "train_samples_per_second": len(train) / max(elapsed, 1e-9)}
