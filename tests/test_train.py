@@ -168,3 +168,15 @@ def test_unreachable_server_fails_before_training(trained, tmp_path):
     with pytest.raises(Exception, match=r"cannot reach the MLflow tracking server at http://127.0.0.1:9"):
         train(cfg)
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_objective_is_blind_dev_macro_f1_when_asked(trained, tmp_path):
+    cfg = compose(overrides(tmp_path, trained["paths"], "model=tfidf", "train.objective=blind-dev"))
+    value = train(cfg)
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    run = client.search_runs([client.get_experiment_by_name("peacestance").experiment_id])[0]
+    assert value == pytest.approx(run.data.metrics["blind_dev_macro_f1"]) == pytest.approx(run.data.metrics["objective"])
+    for knob in ("train.objective=blind-test", "train.calibrate_on=blind-test"):
+        with pytest.raises(ValueError, match=rf"{knob.split('=')[0]} must be validation.* other than blind-test"):
+            train(compose(overrides(tmp_path / "x", trained["paths"], "model=tfidf", knob)))
+    assert not (tmp_path / "x" / "mlflow.db").exists()  # refused before any run was opened

@@ -127,22 +127,23 @@ def sweep_parent(experiment_id: str, sweep_dir: str) -> str:
         return run.info.run_id
 
 
-def mark_best_child(parent_id: str, run_id: str, value: float, sweep_dir: str) -> None:
-    """Tag the child with the best validation macro-F1 so far; untag the one it beats."""
+def mark_best_child(parent_id: str, run_id: str, value: float, sweep_dir: str, objective: str = "validation") -> None:
+    """Tag the child with the best objective so far (blind-dev macro-F1 by default); untag the one it beats."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
     with _locked(Path(sweep_dir) / ".mlflow-parent.lock"):
         parent = client.get_run(parent_id)
         best = parent.data.tags.get("best_run_id")
-        best_value = float(parent.data.tags.get("best_val_macro_f1", "-inf"))
+        best_value = float(parent.data.tags.get("best_objective", "-inf"))
         if best is None or value > best_value:
             if best:
                 client.set_tag(best, BEST_TAG, "false")
             client.set_tag(run_id, BEST_TAG, "true")
             client.set_tag(parent_id, "best_run_id", run_id)
-            client.set_tag(parent_id, "best_val_macro_f1", f"{value:.6f}")
-            client.log_metric(parent_id, "best_val_macro_f1", value)
+            client.set_tag(parent_id, "best_objective", f"{value:.6f}")
+            client.set_tag(parent_id, "objective", f"{objective} macro-F1")
+            client.log_metric(parent_id, "best_objective", value)
         else:
             client.set_tag(run_id, BEST_TAG, "false")
 
