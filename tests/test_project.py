@@ -107,3 +107,28 @@ def test_benchmark_smoke_runs_end_to_end(tmp_path):
     assert predict["compute_bound"]["fp32_bound_pairs_per_s"] > 0
     assert results["training"]["hf_trainer_default"]["ratio_to_trainer_default"] == 1.0
     assert results["memory"]["pairs"] == 500
+
+
+def test_a_built_wheel_carries_its_configs_and_runs_outside_the_repo(tmp_path):
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
+                    str(PROJECT_ROOT)], check=True, capture_output=True, timeout=300)
+    wheel = next(tmp_path.glob("peacestance-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for config in ("config.yaml", "model/mpnet_head.yaml", "experiment/best.yaml", "hparams_search/head.yaml"):
+        assert f"peacestance/configs/{config}" in names, config
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "my_configs" / "model").mkdir(parents=True)
+    (elsewhere / "my_configs" / "model" / "mine.yaml").write_text(
+        "_target_: peacestance.models.tfidf.TfidfModel\nname: mine\nngram_range: [1, 1]\nmin_df: 1\n"
+        "max_features: 100\nsublinear_tf: true\nC: 1.0\nclass_weight: null\n")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    code = "import peacestance, sys; print(peacestance.__file__); from peacestance.train import main; main()"
+    out = subprocess.run([sys.executable, "-c", code, "--config-dir", "my_configs", "model=mine", "--cfg", "job"],
+                         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines()[0].startswith(str(site))  # the wheel's copy, not the checkout
+    assert "name: mine" in out.stdout and "objective: blind-dev" in out.stdout

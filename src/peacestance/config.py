@@ -6,9 +6,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-# configs/ sits at the project root; the package is installed from src/ in editable mode.
+# The configs ship inside the package (a wheel installed anywhere finds them); the repository's
+# top-level configs/ is a link to this folder. A user adds their own with Hydra's --config-dir.
+CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
+# The checkout, when running from one (git commit of a run, tests); meaningless for a wheel install.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CONFIG_DIR = str(PROJECT_ROOT / "configs")
 CONFIG_NAME = "config"
 
 

@@ -1,0 +1,226 @@
+"""Read raw news pages (txt, Markdown, HTML, JSONL) and strip page furniture.
+
+The output of this module is a :class:`Page`: a title and the body paragraphs
+that hold article prose, plus a count of every furniture line dropped, by kind.
+:func:`split_article` is the public one-call path from a raw page to its clean
+body sentences; prepare, predict's whole-article analysis and the corpus tests
+all go through it, so a labelled sentence is always found the way it is served.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from peacestance.data.jsonl import iter_json_objects
+from peacestance.data.furniture import classify_line, is_video_promo
+from peacestance.data.sentences import DEFAULT_SEGMENTER, split_sentences
+from peacestance.errors import DataError
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+HTML_SUFFIXES = (".html", ".htm")
+JSONL_SUFFIXES = (".jsonl",)
+PAGE_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES
+
+_TERMINAL = re.compile(r"[.!?…:;][\"'”’)\]]*$")
+_MD_HEADING = re.compile(r"^#{1,6}\s+")
+_MD_DECORATION = re.compile(r"^(\*{3,}|-{3,}|_{3,}|>+)\s*$")
+# "PARIS, Jan 6 (Eurowire) - ", "KYIV — ", "BRUSSELS/KYIV, 4 September (BPS) – "
+_DATELINE = re.compile(
+    r"^(?!(?:NATO|EU|UN|US|UK|OSCE|G7|G20)\b)[A-Z][A-Z.'’/ -]{2,40}"
+    r"(,\s*[A-Z][A-Za-z.'’ -]{1,25}(?=\s*[,(–—-]))?"
+    r"(,\s*(?:[A-Z][a-z]{2,9}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,9})(?:,?\s*\d{4})?)?"
+    r"\s*(\([^()]{1,40}\))?\s*[-–—]+\s+(?=\S)"
+)
+_MAX_HEADING_WORDS = 12
+
+
+@dataclass
+class Page:
+    """One article after furniture removal."""
+
+    doc_id: str
+    title: str
+    paragraphs: list[str]
+    dropped: Counter = field(default_factory=Counter)
+    source: str = ""
+    date: str = ""
+    path: str = ""
+
+
+def strip_dateline(paragraph: str) -> str:
+    """Remove a wire dateline ("PARIS, Jan 6 (Eurowire) - ") from the start of a paragraph."""
+    match = _DATELINE.match(paragraph)
+    if match and any(ch.isalpha() for ch in match.group(0)):
+        return paragraph[match.end():]
+    return paragraph
+
+
+def clean_text(text: str, title: str | None = None, may_wrap: bool = True) -> tuple[str, list[str], Counter]:
+    """Split a text page into (title, body paragraphs, dropped-line counts).
+
+    When ``title`` is None the first line that is not furniture is the title
+    (a ``# `` Markdown heading or a plain line); JSONL pages pass theirs in.
+    ``may_wrap=False`` says each line is a whole paragraph (text extracted from
+    HTML), so a line without a sentence end is always a heading.
+    """
+    dropped: Counter = Counter()
+    paragraphs: list[str] = []
+    current: list[str] = []
+    in_promo = False
+
+    def close() -> None:
+        if current:
+            paragraphs.append(" ".join(current))
+            current.clear()
+
+    lines = [raw.strip() for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    for i, line in enumerate(lines):
+        if not line or _MD_DECORATION.match(line):
+            in_promo = False
+            close()
+            continue
+        if in_promo:
+            dropped["video"] += 1
+            continue
+        kind = classify_line(line)
+        if kind:
+            dropped[kind] += 1
+            in_promo = is_video_promo(line)
+            close()
+            continue
+        if title is None:
+            title = _MD_HEADING.sub("", line).strip()
+            continue
+        if title and _MD_HEADING.sub("", line).strip().casefold() == title.casefold():
+            dropped["heading"] += 1  # the headline repeated in the body (HTML <h1> beside <title>)
+            continue
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        unterminated = _TERMINAL.search(line) is None
+        if unterminated and not may_wrap:
+            wrapped = False
+        elif unterminated and not following:
+            wrapped = False  # a line that ends its block without a sentence end: heading, bio, tagline
+        elif unterminated and len(line.split()) > _MAX_HEADING_WORDS:
+            wrapped = True  # a long line running on into the next: hard-wrapped prose
+        else:
+            wrapped = bool(following) and following[0].islower()
+        if _MD_HEADING.match(line) or (unterminated and not wrapped):
+            # An unterminated line is a subheading or a tagline, unless prose visibly continues.
+            dropped["heading"] += 1
+            close()
+            continue
+        current.append(line)
+    close()
+    body = []
+    for i, paragraph in enumerate(paragraphs):
+        paragraph = strip_dateline(paragraph) if i == 0 else paragraph
+        if paragraph.strip():
+            body.append(paragraph)
+    return title or "", body, dropped
+
+
+def html_to_text(html: str, source: str = "<html>") -> tuple[str, str]:
+    """Extract (title, main text) from an HTML page with trafilatura, a kept boilerplate remover."""
+    import trafilatura
+
+    extracted = trafilatura.bare_extraction(
+        html, include_comments=False, include_tables=False, include_images=False, favor_precision=True,
+        with_metadata=True,
+    )
+    text = getattr(extracted, "text", None) if extracted is not None else None
+    if not text or not text.strip():
+        raise DataError("HTML page has no article body that trafilatura could extract", path=source)
+    title = getattr(extracted, "title", None) or ""
+    return title.strip(), text
+
+
+def looks_like_html(text: str) -> bool:
+    head = text.lstrip()[:200].lower()
+    return head.startswith("<!doctype html") or head.startswith("<html") or "<body" in text[:2000].lower()
+
+
+def split_article(page_text: str, segmenter: str = DEFAULT_SEGMENTER) -> list[str]:
+    """Return the clean body sentences of one raw page, in order.
+
+    Accepts a text or Markdown page as a scraper gives it (title, navigation,
+    captions, promos, hashtags, source lines) or a whole HTML document.
+    """
+    if looks_like_html(page_text):
+        title, text = html_to_text(page_text)
+        _, paragraphs, _ = clean_text(text, title=title, may_wrap=False)
+    else:
+        _, paragraphs, _ = clean_text(page_text)
+    return [s for p in paragraphs for s in split_sentences(p, segmenter)]
+
+
+def page_sentences(page: Page, segmenter: str = DEFAULT_SEGMENTER) -> list[str]:
+    return [s for p in page.paragraphs for s in split_sentences(p, segmenter)]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read page: {exc.strerror}", path=path) from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(f"not UTF-8 (byte {exc.start}); re-save the file as UTF-8", path=path, line=line) from exc
+    if not text.strip():
+        raise DataError("empty page", path=path)
+    return text
+
+
+def _page_from_text(doc_id: str, text: str, path: Path, title: str | None = None, line: int | None = None,
+                    may_wrap: bool = True, **meta: str) -> Page:
+    title, paragraphs, dropped = clean_text(text, title=title, may_wrap=may_wrap)
+    if not paragraphs:
+        raise DataError("page has no body paragraphs after removing furniture", path=path, line=line)
+    return Page(doc_id=doc_id, title=title, paragraphs=paragraphs, dropped=dropped, path=str(path), **meta)
+
+
+def read_page_file(path: Path) -> Iterator[Page]:
+    """Yield the pages in one file: one for txt/md/html, one per line for JSONL."""
+    suffix = path.suffix.lower()
+    text = _read_text(path)
+    if suffix in TEXT_SUFFIXES:
+        yield _page_from_text(path.stem, text, path)
+    elif suffix in HTML_SUFFIXES:
+        title, body = html_to_text(text, source=str(path))
+        yield _page_from_text(path.stem, body, path, title=title, may_wrap=False)
+    elif suffix in JSONL_SUFFIXES:
+        yield from _read_jsonl_pages(path, text)
+    else:
+        raise DataError(f"unsupported page type {suffix!r}; use one of {', '.join(PAGE_SUFFIXES)}", path=path)
+
+
+def _read_jsonl_pages(path: Path, text: str) -> Iterator[Page]:
+    for number, record in iter_json_objects(text, path):
+        for key in ("id", "text"):
+            if not isinstance(record.get(key), str) or not record[key].strip():
+                raise DataError("missing or empty string", path=path, line=number, field=key)
+        yield _page_from_text(record["id"], record["text"], path, title=str(record.get("title") or ""), line=number,
+                              source=str(record.get("source") or ""), date=str(record.get("date") or ""))
+
+
+def iter_pages(folder: Path, on_error: str = "raise") -> Iterator[Page | DataError]:
+    """Yield every page under ``folder`` in a stable (sorted) order.
+
+    With ``on_error="skip"`` a bad file yields its :class:`DataError` instead of
+    raising, so the caller can warn, count and carry on.
+    """
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in PAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"no pages found (looked for {', '.join(PAGE_SUFFIXES)})", path=folder)
+    for path in files:
+        try:
+            yield from read_page_file(path)
+        except DataError as exc:
+            if on_error != "skip":
+                raise
+            yield exc

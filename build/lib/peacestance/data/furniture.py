@@ -1,0 +1,106 @@
+"""Recognise page furniture: the lines a scraper keeps that are not article prose.
+
+Each rule names a *kind* so that prepare can count what it dropped and a reader
+can see why a line vanished. Rules look at one line at a time; the only block
+rule is the video promo, whose title and blurb lines follow the promo line in
+the same paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+
+_I = re.IGNORECASE
+
+# A line ending in a parenthesised credit or source tag, with no sentence end after it.
+_CREDIT_WORDS = (
+    r"reuters|ap|afp|epa|getty|photo|photos|image|images|pool|handout|file|credit|via|"
+    r"press service|press office|office of|ministry|service|agency|courtesy|shutterstock|alamy|tass|ria|"
+    r"sourced|source|website|ukrinform|anadolu|bloomberg|video|screenshot|x|telegram"
+)
+_TRAILING_PAREN = re.compile(r"\(([^()]{1,80})\)\s*$")
+
+_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("navigation", re.compile(
+        r"^(skip to (main )?content|skip navigation|menu|main menu|sign in|log ?in|register|search|back to top|"
+        r"home|open menu|close menu|toggle navigation|navigation|you are here:?.*)$", _I)),
+    ("navigation", re.compile(r"^home\s*(>|›|»|/|\|)", _I)),
+    ("navigation", re.compile(r"^([\w&' -]{1,25}\s*(\||›|»|>|•|·)\s*){1,}[\w&' -]{1,25}$")),
+    ("navigation", re.compile(r"^[^.!?]{1,60}\s(\||•|·)\s*(https?://)?([a-z0-9-]+\.)+[a-z]{2,}\S*$", _I)),
+    ("source", re.compile(r"\(article sourced website\)\s*$", _I)),
+    ("source", re.compile(r"^(source|sources|original source)\s*:", _I)),
+    ("source", re.compile(r"^(this (article|story|report) (first |originally )?(appeared|was published)|"
+                          r"originally published|first published (in|on|by))", _I)),
+    ("source", re.compile(r"^(https?://)?([a-z0-9-]+\.)+[a-z]{2,}(/\S*)?$", _I)),
+    ("alt_text", re.compile(r"^(\[?\s*(image|img|picture)\s*[:\]]|alt text\s*:|alt\s*=)", _I)),
+    ("caption", re.compile(r"^(photo|photograph|picture|caption|image caption|image source|credit|"
+                           r"photo credit|file photo|pictured)\s*[:,|–-]", _I)),
+    ("hashtags", re.compile(r"^(#\w+[\s,]*){1,}$")),
+    ("share", re.compile(
+        r"^(share( this( article| story| page)?)?( on \w+)?|share via.*|copy link|link copied|print|email|"
+        r"save( article)?|bookmark|listen( to this article)?( \d+ min)?|\d+ min(ute)? read|"
+        r"subscribe\b.*|sign up\b.*|follow us\b.*|follow .* on (x|twitter|facebook|telegram|instagram).*|"
+        r"advertisement|sponsored( content)?|read more\s*[:|].*|read more|related\s*[:|].*|related( stories| articles| coverage)?|"
+        r"more on this story|most (read|popular|viewed)|recommended|comments?(\s*\(\d+\))?|"
+        r"view comments|\d+ comments?|(©|\(c\)|copyright)\s*.*|all rights reserved.*|"
+        r"download (the|our) app.*|get (the|our) newsletter.*|newsletter.*|top stories|trending)$", _I)),
+    ("timestamp", re.compile(
+        r"^((updated|published|posted|last updated|first published)\b.{0,60}|"
+        r"\d{1,2}[:.]\d{2}\s*(a\.?m\.?|p\.?m\.?)?\s*(gmt|utc|cet|cest|bst|et|edt|est|msk|eet|eest|kyiv time|local time)?|"
+        r"(key events?|show key events only|live|live updates|breaking|pinned post|latest updates?)|"
+        r"\d+ (minutes?|hours?|days?) ago|"
+        r"(mon|tue|wed|thu|fri|sat|sun)[a-z]*,? \d{1,2} [a-z]+ \d{4}.{0,20}|"
+        r"\d{1,2} (jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]* \d{4}(,? \d{1,2}[:.]\d{2}.*)?|"
+        r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}(,? \d{1,2}[:.]\d{2}.*)?)$", _I)),
+    ("byline", re.compile(
+        r"^(?i:by|from|words by)\s+([A-Z][\w'’.-]*\.?\s*){1,4}((,|and|&)\s*([A-Z][\w'’.-]*\.?\s*){1,4}){0,3}"
+        r"(,\s*[\w ]{1,40})?$")),
+    ("byline", re.compile(r"^by (staff|our|a) (reporter|correspondent|writer|staff)s?\b.{0,40}$", _I)),
+    ("byline", re.compile(r"^(?i:by)\s+[A-Z][\w'’.-]+\s+[A-Z][\w'’.-]+,?[^.!?]{0,120}[^.!?\"”]$")),
+    ("byline", re.compile(r"^(reporting|writing|editing|additional reporting|compiled) by\b.*$", _I)),
+)
+
+_VIDEO_PROMO = re.compile(r"^(watch|video|listen|watch now|watch live|video player)\s*(:|\||–|—|-)", _I)
+_DURATION = re.compile(r"^\(?\d{1,2}:\d{2}(:\d{2})?\)?$")
+
+
+def is_video_promo(line: str) -> bool:
+    """True for the first line of a video/audio promo block (WATCH: ..., VIDEO | ...)."""
+    return bool(_VIDEO_PROMO.match(line.strip()))
+
+
+def _caption_or_source(line: str) -> str | None:
+    """Classify lines that end in a parenthesised credit, such as '... (Reuters)'."""
+    match = _TRAILING_PAREN.search(line)
+    if not match:
+        return None
+    inner = match.group(1).strip().lower()
+    if "sourced" in inner or inner.startswith("source"):
+        return "source"
+    if re.search(rf"\b({_CREDIT_WORDS})\b", inner) or "/" in inner:
+        return "caption"
+    # "(Press service of the President of Ukraine)" style credits: a short proper name.
+    words = match.group(1).split()
+    if len(words) <= 8 and sum(w[:1].isupper() for w in words) >= max(1, len(words) // 2):
+        return "caption"
+    return None
+
+
+def classify_line(line: str) -> str | None:
+    """Return the furniture kind of one line, or None when it may be article prose."""
+    text = line.strip()
+    if not text:
+        return None
+    if _DURATION.match(text):
+        return "video"
+    if is_video_promo(text):
+        return "video"
+    for kind, pattern in _RULES:
+        if pattern.search(text):
+            return kind
+    return _caption_or_source(text)
+
+
+FURNITURE_KINDS: tuple[str, ...] = (
+    "navigation", "video", "caption", "alt_text", "source", "hashtags", "share", "timestamp", "byline", "heading",
+)

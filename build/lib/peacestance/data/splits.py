@@ -1,0 +1,43 @@
+"""Read the prepared splits back, and choose which cells of the target matrix a run uses.
+
+Every labelled sentence has a row for every target. A row is *primary* when the first
+annotator judged that the sentence speaks to the target (or it is the one neutral row of an
+off-topic sentence): those rows are the guideline's headline evaluation, comparable across
+corpus versions. The other rows complete the matrix, mostly neutral, and teach a model what
+to say when it is asked about a target a sentence does not address.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+SPLIT_COLUMNS = ["doc_id", "sentence", "target", "phrase", "label", "primary"]
+CELLS = ("matrix", "primary")
+
+
+def load_splits(processed_dir: str | Path) -> dict[str, pd.DataFrame]:
+    out = {}
+    for split in ("train", "validation", "test"):
+        path = Path(processed_dir) / f"{split}.parquet"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: run `peacestance-prepare` (or `make prepare`) first")
+        out[split] = read_split(path)
+    return out
+
+
+def read_split(path: str | Path) -> pd.DataFrame:
+    frame = pd.read_parquet(path)
+    if "primary" not in frame.columns:  # prepared before the target matrix: every row was a first-pass row
+        frame["primary"] = True
+    return frame[SPLIT_COLUMNS]
+
+
+def select_cells(frame: pd.DataFrame, cells: str) -> pd.DataFrame:
+    """``matrix``: every cell; ``primary``: only the rows of targets the sentence speaks to."""
+    if cells not in CELLS:
+        raise ValueError(f"train.cells must be one of {', '.join(CELLS)}, not {cells!r}")
+    if cells == "matrix":
+        return frame.reset_index(drop=True)
+    return frame[frame["primary"]].reset_index(drop=True)

@@ -1,0 +1,159 @@
+"""The one model interface: every recipe is a StanceModel with fit, logits/scores, save and load.
+
+A model folder is plain files plus ``peacestance.json``, which names the model's kind, its
+labels and targets (id -> phrase), the calibration temperature and where it came from.
+Loading reads the kind from that file and asks the class registered for it (see
+``peacestance.models.KINDS``): no class path from a file is ever imported, nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from peacestance.encoding import softmax
+from peacestance.schema import LABELS, TARGETS
+
+META_FILE = "peacestance.json"
+
+
+@dataclass
+class FitContext:
+    """What a recipe needs from the run besides its own config: the training knobs and the run's hooks."""
+
+    train: DictConfig
+    device: str = "cpu"
+    checkpoint_dir: str | None = None
+    resume_from: str | None = None
+    #: called once per epoch with (epoch, {"train_loss": .., "val_macro_f1": ..}) for the tracker
+    log_epoch: Callable[[int, dict[str, float]], None] | None = None
+    #: called with (step, loss) for the optimizer-step loss curve
+    log_step: Callable[[int, float], None] | None = None
+    world_size: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class StanceModel(ABC):
+    """Scores (sentence, target phrase) pairs over the labels; one implementation per recipe."""
+
+    kind: ClassVar[str]
+    #: True when the model can be asked about a phrase it never saw in training.
+    free_phrases: ClassVar[bool] = True
+    #: True when fit() writes resumable checkpoints into FitContext.checkpoint_dir.
+    resumable: ClassVar[bool] = False
+
+    def __init__(self, cfg: DictConfig | dict | None = None):
+        self.cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg or {})
+        self.labels: tuple[str, ...] = tuple(LABELS)
+        self.targets: dict[str, str] = dict(TARGETS)
+        self.temperature = 1.0
+        self.train_stats: dict[str, float] = {}
+
+    # ------------------------------------------------------------ the interface
+
+    @abstractmethod
+    def fit(self, train: pd.DataFrame, validation: pd.DataFrame, ctx: FitContext) -> None:
+        """Learn from rows with columns sentence, target, phrase, label."""
+
+    @abstractmethod
+    def logits(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
+        """Unnormalised scores (n, len(labels)), before temperature."""
+
+    @abstractmethod
+    def _save_weights(self, out: Path) -> None:
+        """Write the model's own files (weights, tokenizer, head) into out."""
+
+    @classmethod
+    @abstractmethod
+    def _load_weights(cls, model_dir: Path, meta: dict) -> StanceModel:
+        """Rebuild the model from its own files."""
+
+    # ------------------------------------------------------------ shared behaviour
+
+    def scores(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities (n, len(labels)) that sum to 1 per row."""
+        if len(sentences) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return softmax(self.logits(sentences, phrases), self.temperature)
+
+    def to(self, device: str) -> StanceModel:
+        """Move to a device; models without tensors ignore it."""
+        return self
+
+    def check_phrases(self, phrases: Sequence[str]) -> None:
+        check_phrases(phrases, self.targets, self.free_phrases, self.kind)
+
+    def save(self, out_dir: str | Path, meta: dict[str, Any]) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self._save_weights(out)
+        full = {**meta, "kind": self.kind, "labels": list(self.labels), "targets": dict(self.targets),
+                "temperature": float(self.temperature), "free_phrases": self.free_phrases}
+        (out / META_FILE).write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")  # targets keep their order
+        return out
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> StanceModel:
+        model_dir = Path(model_dir)
+        meta = read_meta(model_dir)
+        model = cls._load_weights(model_dir, meta)
+        model.labels = tuple(meta.get("labels", LABELS))
+        model.targets = dict(meta.get("targets", TARGETS))
+        model.temperature = float(meta.get("temperature", 1.0))
+        model.meta = meta
+        return model
+
+
+def check_phrases(phrases: Sequence[str], targets: dict[str, str], free: bool, kind: str) -> None:
+    """A model with one head per target cannot score a phrase it was never trained on: say so."""
+    if free:
+        return
+    known = set(targets.values())
+    unknown = sorted({p for p in phrases if p not in known})
+    if unknown:
+        raise ValueError(f"this {kind} model scores only the targets it was trained on ({', '.join(targets)}); "
+                         f"it cannot take the free phrase {unknown[0]!r}. Use a target id, or a model that reads "
+                         "the phrase (model=minilm, model=mpnet, model=mpnet_pair)")
+
+
+def batched_scores(model, sentences: Sequence[str], phrases: Sequence[str], batch_size: int,
+                   logits: bool = False) -> np.ndarray:
+    """Probabilities (or, with logits=True, raw logits) (n, labels) for clean pairs, in input order.
+
+    Pairs are sorted by length, batched and put back. Empty texts get a certain neutral without
+    reaching the model. The one place that batches, for training-time evaluation, the benchmark
+    and the Predictor alike.
+    """
+    labels = tuple(model.labels)
+    out = np.zeros((len(sentences), len(labels)), dtype=np.float32)
+    live = [i for i, s in enumerate(sentences) if s]
+    out[[i for i, s in enumerate(sentences) if not s], labels.index("neutral")] = 30.0 if logits else 1.0
+    score = model.logits if logits else model.scores
+    # By sentence length, then text, then phrase length: the pairs of one sentence sit together, so a
+    # model that encodes each sentence once (an embedding head) does so once per batch, and padding
+    # stays small (phrases are short). Stable: ties keep input order.
+    order = sorted(live, key=lambda i: (len(sentences[i]), sentences[i], len(phrases[i])))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        out[idx] = score([sentences[i] for i in idx], [phrases[i] for i in idx])
+    return out
+
+
+def read_meta(model_dir: str | Path) -> dict[str, Any]:
+    path = Path(model_dir) / META_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{model_dir} is not a peacestance model folder (no {META_FILE}); "
+                                "train one with `make train` or pass another source")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+

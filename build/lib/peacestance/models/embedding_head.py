@@ -1,0 +1,251 @@
+"""A frozen sentence encoder with a light head: mpnet-quality features at a fraction of the training cost.
+
+Each sentence is encoded once (mean- or [CLS]-pooled, optionally averaged over the last
+few layers), then a logistic-regression head decides the label:
+
+* ``head: per_target``: one head per target over the sentence embedding. Strong and cheap,
+  but it only knows the targets it was trained on (a free phrase is a clear error).
+* ``head: pair``: one head over [u, v, u*v, |u-v|] of the sentence embedding u and the
+  target phrase's embedding v (a bi-encoder), so a free phrase still gets an answer.
+
+The encoder is copied into the model folder (``encoder/``), so the folder serves on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from peacestance.encoders import resolve
+from peacestance.encoding import encode_pairs
+from peacestance.models.base import FitContext, StanceModel
+
+HEAD_FILE = "head.safetensors"
+HEAD_META = "head.json"
+ENCODER_DIR = "encoder"
+
+
+class SentenceEncoder:
+    """Pooled embeddings from a frozen transformer, one forward pass per unique text."""
+
+    def __init__(self, source: str, pooling: str = "mean", layers: int = 1, max_length: int = 128,
+                 batch_size: int = 32, normalize: bool = True, cache_dir: str | None = None):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        if pooling not in ("mean", "cls"):
+            raise ValueError(f"model.pooling must be mean or cls, not {pooling!r}")
+        self.source = source
+        self.tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        self.network = AutoModel.from_pretrained(source, trust_remote_code=False, use_safetensors=True).eval()
+        self.pooling, self.layers, self.max_length = pooling, int(layers), int(max_length)
+        self.batch_size, self.normalize = int(batch_size), bool(normalize)
+        self.device = torch.device("cpu")
+        self.cache = EmbeddingCache(cache_dir, self._fingerprint()) if cache_dir else None
+
+    def _fingerprint(self) -> str:
+        """Same weights and settings -> same vectors: the cache key."""
+        weights = Path(self.source) / "model.safetensors"
+        stamp = f"{weights.stat().st_size}-{weights.stat().st_mtime_ns}" if weights.is_file() else self.source
+        settings = [self.source, stamp, self.pooling, self.layers, self.max_length, self.normalize]
+        return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
+
+    def to(self, device: str) -> "SentenceEncoder":
+        import torch
+
+        self.device = torch.device(device)
+        self.network.to(self.device)
+        return self
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32 embeddings; duplicate texts are encoded once, batches sorted by length."""
+        unique = list(dict.fromkeys(texts))
+        if self.cache is not None:
+            known = self.cache.get(unique)
+            fresh = [t for t in unique if t not in known]
+            if fresh:
+                self.cache.put(fresh, self._encode_unique(fresh))
+                known = self.cache.get(unique)
+            return np.stack([known[t] for t in texts])
+        table = self._encode_unique(unique)
+        where = {text: i for i, text in enumerate(unique)}
+        return table[[where[t] for t in texts]]
+
+    def _encode_unique(self, unique: list[str]) -> np.ndarray:
+        import torch
+
+        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
+        dim = self.network.config.hidden_size
+        table = np.zeros((len(unique), dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            enc = encode_pairs(self.tokenizer, [unique[i] for i in idx], None, self.max_length,
+                               return_tensors="pt", padding=True).to(self.device)
+            with torch.inference_mode():
+                out = self.network(**enc, output_hidden_states=self.layers > 1)
+                states = (torch.stack(out.hidden_states[-self.layers:]).mean(0) if self.layers > 1
+                          else out.last_hidden_state)
+                if self.pooling == "cls":
+                    pooled = states[:, 0]
+                else:
+                    mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
+                    pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+                if self.normalize:
+                    pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            table[idx] = pooled.float().cpu().numpy()
+        return table
+
+    def save(self, out: Path) -> None:
+        self.network.save_pretrained(out, safe_serialization=True)
+        self.tokenizer.save_pretrained(out)
+
+
+class EmbeddingCache:
+    """Vectors of texts already encoded, on disk, so an ablation does not encode the corpus again."""
+
+    def __init__(self, root: str, fingerprint: str):
+        self.path = Path(root) / f"embeddings-{fingerprint}.npz"
+        self.vectors: dict[str, np.ndarray] = {}
+        if self.path.is_file():
+            with np.load(self.path, allow_pickle=False) as data:
+                self.vectors = dict(zip(data["texts"].tolist(), data["vectors"]))
+
+    def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        return {t: self.vectors[t] for t in texts if t in self.vectors}
+
+    def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        self.vectors.update(zip(texts, vectors))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, texts=np.asarray(list(self.vectors), dtype=str), vectors=np.stack(list(self.vectors.values())))
+        os.replace(tmp, self.path)
+
+
+def pair_features(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return np.concatenate([u, v, u * v, np.abs(u - v)], axis=1)
+
+
+class EmbeddingHead(StanceModel):
+    kind = "embedding_head"
+
+    def __init__(self, cfg=None):
+        super().__init__(cfg)
+        self.encoder: SentenceEncoder | None = None
+        self.heads: dict[str, LogisticRegression] = {}
+        self._phrase_cache: dict[str, np.ndarray] = {}
+
+    @property
+    def head_kind(self) -> str:
+        return str(self.cfg.get("head", "per_target"))
+
+    @property
+    def free_phrases(self) -> bool:  # type: ignore[override]
+        return self.head_kind == "pair"
+
+    def _encoder(self, source: str) -> SentenceEncoder:
+        c = self.cfg
+        return SentenceEncoder(source, pooling=c.get("pooling", "mean"), layers=c.get("layers", 1),
+                               max_length=c.get("max_length", 128), batch_size=c.get("batch_size", 32),
+                               normalize=c.get("normalize", True), cache_dir=c.get("embedding_cache"))
+
+    def _features(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
+        u = self.encoder.encode(sentences)
+        if self.head_kind == "per_target":
+            return u
+        missing = [p for p in dict.fromkeys(phrases) if p not in self._phrase_cache]
+        if missing:
+            self._phrase_cache.update(zip(missing, self.encoder.encode(missing)))
+        v = np.stack([self._phrase_cache[p] for p in phrases])
+        return pair_features(u, v)
+
+    def _classifier(self, seed: int) -> LogisticRegression:
+        weight = self.cfg.get("class_weight", "balanced")
+        return LogisticRegression(C=float(self.cfg.get("C", 1.0)), class_weight=weight if weight else None,
+                                  max_iter=3000, random_state=seed)
+
+    def fit(self, train: pd.DataFrame, validation: pd.DataFrame, ctx: FitContext) -> None:
+        import time
+
+        if self.head_kind not in ("per_target", "pair"):
+            raise ValueError(f"model.head must be per_target or pair, not {self.head_kind!r}")
+        start = time.perf_counter()
+        self.encoder = self._encoder(resolve(self.cfg.encoder)).to(ctx.device)
+        x = self._features(train["sentence"].tolist(), train["phrase"].tolist())
+        y = np.asarray([self.labels.index(v) for v in train["label"]])
+        # Rows that only complete the target matrix (train.cells=matrix) may count for less than first-pass rows.
+        primary = train["primary"].to_numpy(dtype=bool) if "primary" in train.columns else np.ones(len(train), bool)
+        weight = np.where(primary, 1.0, float(self.cfg.get("matrix_weight", 1.0)))
+        seed = int(ctx.train.seed)
+        if self.head_kind == "per_target":
+            seen = dict(zip(train["target"], train["phrase"]))  # the task's order first, then any new target
+            self.targets = {t: seen[t] for t in [*self.targets, *seen] if t in seen}
+            for target, phrase in self.targets.items():
+                rows = (train["phrase"] == phrase).to_numpy()
+                self.heads[phrase] = self._classifier(seed).fit(x[rows], y[rows], sample_weight=weight[rows])
+        else:
+            self.heads["*"] = self._classifier(seed).fit(x, y, sample_weight=weight)
+        elapsed = time.perf_counter() - start
+        # One pass, no epochs: the run scores validation once afterwards (best_val_* metrics).
+        self.train_stats = {"train_runtime": elapsed, "train_samples_per_second": len(train) / max(elapsed, 1e-9)}
+
+    def to(self, device: str) -> "EmbeddingHead":
+        if self.encoder is not None:
+            self.encoder.to(device)
+        return self
+
+    def logits(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
+        self.check_phrases(phrases)
+        x = self._features(sentences, phrases)
+        out = np.full((len(sentences), len(self.labels)), -30.0)
+        if self.head_kind == "pair":
+            head = self.heads["*"]
+            out[:, head.classes_] = head.predict_log_proba(x)
+            return out
+        phrases = np.asarray(phrases, dtype=object)
+        for phrase, head in self.heads.items():
+            rows = phrases == phrase
+            if rows.any():
+                out[np.ix_(rows, head.classes_)] = head.predict_log_proba(x[rows])
+        return out
+
+    def _save_weights(self, out: Path) -> None:
+        from safetensors.numpy import save_file
+
+        encoder_dir = out / ENCODER_DIR
+        if encoder_dir.exists():
+            shutil.rmtree(encoder_dir)
+        self.encoder.save(encoder_dir)
+        tensors, index = {}, []
+        for i, (phrase, head) in enumerate(self.heads.items()):
+            # sklearn's coef_ can be a strided view; safetensors writes the raw buffer, so make it contiguous
+            tensors[f"coef_{i}"] = np.ascontiguousarray(head.coef_, dtype=np.float32)
+            tensors[f"intercept_{i}"] = np.ascontiguousarray(head.intercept_, dtype=np.float32)
+            index.append({"phrase": phrase, "classes": head.classes_.tolist()})
+        save_file(tensors, str(out / HEAD_FILE))
+        settings = {k: self.cfg.get(k) for k in ("head", "pooling", "layers", "max_length", "batch_size", "normalize")}
+        (out / HEAD_META).write_text(json.dumps({"settings": settings, "heads": index}, indent=2) + "\n",
+                                     encoding="utf-8")
+
+    @classmethod
+    def _load_weights(cls, model_dir: Path, meta: dict) -> "EmbeddingHead":
+        from safetensors.numpy import load_file
+
+        spec = json.loads((model_dir / HEAD_META).read_text(encoding="utf-8"))
+        model = cls(spec["settings"])
+        model.encoder = model._encoder(str(model_dir / ENCODER_DIR))
+        tensors = load_file(str(model_dir / HEAD_FILE))
+        for i, entry in enumerate(spec["heads"]):
+            head = LogisticRegression()
+            head.classes_ = np.asarray(entry["classes"])
+            head.coef_ = tensors[f"coef_{i}"].astype(np.float64)
+            head.intercept_ = tensors[f"intercept_{i}"].astype(np.float64)
+            model.heads[entry["phrase"]] = head
+        return model

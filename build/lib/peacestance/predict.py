@@ -1,0 +1,326 @@
+"""Predict stance for sentences and pages: the Python API and the peacestance-predict CLI.
+
+Inputs are sorted by length, batched, run under ``torch.inference_mode()`` and
+returned in the caller's order; inputs stream through in chunks, so 100,000
+sentences never hold all their tensors at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from peacestance.models.base import META_FILE, batched_scores, check_phrases, read_meta
+from peacestance.runtime import check_bf16, pick_device
+from peacestance.schema import DEFAULT_TARGET, LABELS, TARGETS, target_phrase
+
+DEFAULT_MODEL_DIR = Path("models/peacestance")
+MAX_CHARS = 2000  # longer texts are cut before tokenising; max_length would cut them anyway
+STREAM_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The stance of one text toward one target: a label and a probability per label (summing to 1)."""
+
+    label: str
+    scores: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# The documented answer for a text with no words: the guideline's neutral, with certainty.
+EMPTY_PREDICTION = Prediction("neutral", {label: float(label == "neutral") for label in LABELS})
+
+
+def clean_input(text: object, index: int) -> str:
+    """Validate one input; control characters go, whitespace folds, very long texts are cut."""
+    if not isinstance(text, str):
+        raise TypeError(f"input {index} is {type(text).__name__}, not str")
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text[: MAX_CHARS * 2])
+    return " ".join(text.split())[:MAX_CHARS]
+
+
+class Predictor:
+    """A loaded model plus the batching that makes it fast and order-preserving."""
+
+    def __init__(self, model_dir: str | Path, batch_size: int = 64, device: str = "auto", threads: int | None = None,
+                 precision: str = "fp32", backend: str = "torch"):
+        if precision not in ("fp32", "bf16", "int8"):
+            raise ValueError(f"precision must be fp32, bf16 or int8, not {precision!r}")
+        if backend not in ("torch", "onnx"):
+            raise ValueError(f"backend must be torch or onnx, not {backend!r}")
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+        self.model_dir = Path(model_dir)
+        meta = read_meta(model_dir)
+        self.kind = meta.get("kind", "transformer")
+        self.batch_size = int(batch_size)
+        self.device = pick_device(device)
+        if precision == "bf16":
+            check_bf16(self.device)
+        if backend == "onnx":
+            from peacestance.onnx_backend import OnnxScorer
+
+            if self.kind != "transformer":
+                raise ValueError(f"backend=onnx serves cross-encoder models; this one is {self.kind!r}: use backend=torch")
+            if self.device != "cpu":
+                raise ValueError("backend=onnx runs on the CPU here; use backend=torch on a GPU")
+            self._scorer = OnnxScorer(model_dir, precision, threads)
+        else:
+            if precision == "int8":
+                raise ValueError("precision=int8 needs backend=onnx (ONNX Runtime's dynamic quantization); "
+                                 "torch's own int8 path (torch.ao.quantization) is deprecated")
+            from peacestance import models
+
+            self._scorer = models.load(model_dir).to(self.device)
+            if precision == "bf16":
+                if not hasattr(self._scorer, "autocast"):
+                    raise ValueError(f"precision=bf16 applies to cross-encoder models; this one is {self.kind!r}: use fp32")
+                self._scorer.autocast = True
+        self.meta = meta
+        self.targets: dict[str, str] = dict(meta.get("targets", TARGETS))
+        self.labels: tuple[str, ...] = tuple(meta.get("labels", LABELS))
+
+    def _phrases(self, target: str | Sequence[str], n: int) -> list[str]:
+        """Target ids -> the phrases this model was trained with (its own peacestance.json, not a constant)."""
+        if isinstance(target, str):
+            phrases = [target_phrase(target, self.targets)] * n
+        else:
+            targets = list(target)
+            if len(targets) != n:
+                raise ValueError(f"got {len(targets)} targets for {n} texts; pass one target or one per text")
+            phrases = [target_phrase(t, self.targets) for t in targets]
+        check_phrases(phrases, self.targets, bool(self.meta.get("free_phrases", True)), self.kind)
+        return phrases
+
+    def score_pairs(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
+        """Probabilities (n, 3) for already-clean pairs, in input order; empty texts get EMPTY_PREDICTION."""
+        return batched_scores(self._scorer, sentences, phrases, self.batch_size)
+
+    def predict(self, texts: str | Sequence[str], target: str | Sequence[str] = DEFAULT_TARGET) -> Prediction | list[Prediction]:
+        """One Prediction for a string, a list in the caller's order for a list of strings."""
+        single = isinstance(texts, str)
+        items = [texts] if single else texts
+        if items is None or isinstance(items, (bytes, dict)):
+            raise TypeError("texts must be a string or a sequence of strings")
+        results = list(self.iter_predict(items, target))
+        return results[0] if single else results
+
+    def iter_predict(self, texts: Iterable[str], target: str | Sequence[str] = DEFAULT_TARGET,
+                     chunk: int = STREAM_CHUNK) -> Iterator[Prediction]:
+        """Stream predictions for any number of texts, holding one chunk of tensors at a time."""
+        targets = None if isinstance(target, str) else list(target)
+        buffer: list[str] = []
+        base = 0
+        for i, text in enumerate(texts):
+            buffer.append(clean_input(text, i))
+            if len(buffer) == chunk:
+                yield from self._predict_chunk(buffer, target if targets is None else targets[base:base + chunk])
+                base += chunk
+                buffer = []
+        if targets is not None and base + len(buffer) != len(targets):
+            raise ValueError(f"got {len(targets)} targets for {base + len(buffer)} texts; pass one target or one per text")
+        if buffer:
+            yield from self._predict_chunk(buffer, target if targets is None else targets[base:])
+
+    def _predict_chunk(self, texts: list[str], target: str | Sequence[str]) -> Iterator[Prediction]:
+        probs = self.score_pairs(texts, self._phrases(target, len(texts)))
+        for row in probs:
+            yield Prediction(self.labels[int(row.argmax())], {label: float(p) for label, p in zip(self.labels, row)})
+
+    def analyze(self, page_text: str, targets: Sequence[str] | None = None, top_k: int = 3) -> dict:
+        """Every target on every body sentence of one raw page, with a per-target summary."""
+        from peacestance.data import split_article
+
+        if not isinstance(page_text, str):
+            raise TypeError(f"page_text is {type(page_text).__name__}, not str")
+        targets = list(targets or self.targets)
+        sentences = split_article(page_text) if page_text.strip() else []
+        # One call over every (sentence, target) pair: a model that encodes a sentence once serves all targets.
+        pairs = self.predict([s for s in sentences for _ in targets], [t for _ in sentences for t in targets]) if sentences else []
+        rows, summary = [], {}
+        for k, target in enumerate(targets):
+            preds = pairs[k::len(targets)]
+            counts = {label: sum(p.label == label for p in preds) for label in self.labels}
+            confident = sorted(
+                (i for i, p in enumerate(preds) if p.label != "neutral"), key=lambda i: -max(preds[i].scores.values())
+            )[:top_k]
+            summary[target] = {
+                "counts": counts,
+                "shares": {k2: (v / len(preds) if preds else 0.0) for k2, v in counts.items()},
+                "most_confident": [{"sentence": sentences[i], **preds[i].to_dict()} for i in confident],
+            }
+            rows.extend({"index": i, "sentence": s, "target": target, **p.to_dict()}
+                        for i, (s, p) in enumerate(zip(sentences, preds)))
+        rows.sort(key=lambda r: (r["index"], targets.index(r["target"])))
+        return {"sentences": len(sentences), "rows": rows, "summary": summary}
+
+
+def resolve_source(source: str | Path | None) -> Path:
+    """A model folder, runs:/<id>/model, models:/<name>/<version|@alias|latest>, or None (the default)."""
+    tried = []
+    if source is None:
+        if (DEFAULT_MODEL_DIR / META_FILE).is_file():
+            return DEFAULT_MODEL_DIR
+        tried.append(str(DEFAULT_MODEL_DIR))
+        source = "models:/peacestance/latest"
+    text = str(source)
+    if text.startswith(("runs:/", "models:/")):
+        return _download_mlflow_model(text, tried)
+    path = Path(text)
+    if (path / META_FILE).is_file():
+        return path
+    folder = _pyfunc_model_dir(path)  # a downloaded MLflow pyfunc folder
+    if folder is not None:
+        return folder
+    tried.append(text)
+    raise FileNotFoundError(f"no peacestance model found; tried: {', '.join(tried)}")
+
+
+def _download_mlflow_model(uri: str, tried: list[str]) -> Path:
+    import mlflow
+
+    from peacestance.config import compose
+
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        mlflow.set_tracking_uri(compose().tracking.uri)
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; the message names the source
+        tried.append(f"{uri} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+        raise FileNotFoundError(f"no peacestance model found; tried: {', '.join(tried)}") from None
+    folder = _pyfunc_model_dir(local)
+    if folder is None:
+        tried.append(f"{uri} (not a peacestance pyfunc: no model_dir artifact)")
+        raise FileNotFoundError(f"no peacestance model found; tried: {', '.join(tried)}")
+    return folder
+
+
+def _pyfunc_model_dir(root: Path) -> Path | None:
+    """The model folder inside a logged pyfunc, as its MLmodel file names it."""
+    import yaml
+
+    mlmodel = root / "MLmodel"
+    if not mlmodel.is_file():
+        return None
+    flavor = (yaml.safe_load(mlmodel.read_text(encoding="utf-8")).get("flavors") or {}).get("python_function") or {}
+    entry = (flavor.get("artifacts") or {}).get("model_dir") or {}
+    folder = root / entry.get("path", "")
+    return folder if entry and (folder / META_FILE).is_file() else None
+
+
+def load_predictor(source: str | Path | None = None, **kwargs) -> Predictor:
+    """Load a Predictor from a folder, an MLflow run or registry URI, or the default model."""
+    return Predictor(resolve_source(source), **kwargs)
+
+
+_DEFAULT: Predictor | None = None
+
+
+def predict(texts: str | Sequence[str], target: str | Sequence[str] = DEFAULT_TARGET) -> Prediction | list[Prediction]:
+    """Module-level predict with a cached default predictor (models/peacestance, else the registry)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_predictor()
+    return _DEFAULT.predict(texts, target)
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _read_inputs(stream, default_target: str, skip_bad: bool) -> tuple[list[str], list[str], list[str]]:
+    texts, targets, bad = [], [], []
+    for number, line in enumerate(stream, start=1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                    raise ValueError('needs a string "text" field')
+                target = record.get("target", default_target)
+                if not isinstance(target, str):
+                    raise ValueError('"target" must be a string')
+            except ValueError as exc:
+                message = f"line {number}: bad JSONL input ({exc})"
+                if not skip_bad:
+                    raise SystemExit(f"peacestance-predict: {message}; fix it or pass --skip-bad") from None
+                bad.append(message)
+                continue
+            texts.append(record["text"])
+            targets.append(target)
+        else:
+            texts.append(line)
+            targets.append(default_target)
+    return texts, targets, bad
+
+
+def _write(rows: list[dict], fmt: str, out) -> None:
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(["text", "target", "label", *LABELS])
+        for row in rows:
+            writer.writerow([row["text"], row["target"], row["label"], *(f"{row['scores'][k]:.4f}" for k in LABELS)])
+    else:
+        for row in rows:
+            out.write(f"{row['label']:<8} {row['scores'][row['label']]:.2f}  {row['target']:<12} {row['text'][:90]}\n")
+
+
+def cli(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="peacestance-predict", description="Stance of sentences toward peace-deal targets.")
+    parser.add_argument("--model", default=None, help="model folder, runs:/<id>/model or models:/peacestance/<version|@alias|latest>")
+    parser.add_argument("--target", default=DEFAULT_TARGET, help=f"a target id ({', '.join(TARGETS)}) or a free phrase")
+    parser.add_argument("--input", default="-", help="file of lines (plain text or JSONL {text, target}); - for stdin")
+    parser.add_argument("--format", choices=("jsonl", "csv", "table"), default="jsonl")
+    parser.add_argument("--article", action="store_true", help="treat the input as one page and print the analysis")
+    parser.add_argument("--skip-bad", action="store_true", help="skip malformed JSONL lines and report them on stderr")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
+                        help="bf16 where the CPU/GPU supports it; int8 with --backend onnx")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="onnx needs peacestance[onnx]")
+    args = parser.parse_args(argv)
+    try:
+        target_phrase(args.target)
+        predictor = load_predictor(args.model, batch_size=args.batch_size, precision=args.precision, backend=args.backend)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"peacestance-predict: {exc}", file=sys.stderr)
+        return 2
+    stream = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
+    with stream:
+        if args.article:
+            print(json.dumps(predictor.analyze(stream.read()), indent=2, ensure_ascii=False))
+            return 0
+        texts, targets, bad = _read_inputs(stream, args.target, args.skip_bad)
+    for message in bad:
+        print(f"peacestance-predict: skipped {message}", file=sys.stderr)
+    try:
+        preds = predictor.predict(texts, targets)
+    except ValueError as exc:
+        print(f"peacestance-predict: {exc}", file=sys.stderr)
+        return 2
+    rows = [{"text": t, "target": g, **p.to_dict()} for t, g, p in zip(texts, targets, preds)]
+    _write(rows, args.format, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli())

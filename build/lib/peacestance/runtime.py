@@ -1,0 +1,52 @@
+"""Device and precision choice, shared by training and every scorer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def pick_device(device: str = "auto") -> str:
+    """auto: CUDA, then Apple MPS, then the CPU; anything else is taken as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_precision(setting: str, device: str) -> dict[str, bool]:
+    """auto: bf16 where the GPU has it, else fp16 on GPU; off on CPU (explicit bf16 is allowed there)."""
+    import torch
+
+    if setting == "off" or (setting == "auto" and device != "cuda"):
+        return {"bf16": False, "fp16": False}
+    if setting == "auto":
+        bf16 = torch.cuda.is_bf16_supported()
+        return {"bf16": bf16, "fp16": not bf16}
+    if setting not in ("bf16", "fp16"):
+        raise ValueError(f"train.mixed_precision must be auto, bf16, fp16 or off, not {setting!r}")
+    return {"bf16": setting == "bf16", "fp16": setting == "fp16"}
+
+
+def cpu_has_bf16() -> bool:
+    """bf16 pays off on a CPU only with native instructions (avx512_bf16, AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def check_bf16(device: str) -> None:
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError("precision=bf16: this GPU does not support bfloat16; use fp32")
+    if device == "cpu" and not cpu_has_bf16():
+        raise ValueError(f"precision=bf16: this CPU ({torch.backends.cpu.get_cpu_capability()}) has no bfloat16 "
+                         "instructions (avx512_bf16 or AMX), so bf16 would be emulated and slower; use fp32, "
+                         "or int8 with backend=onnx")

@@ -1,0 +1,67 @@
+"""The one source of truth for labels, targets and their phrases.
+
+Every other module (data preparation, training, prediction, serving) imports
+these names instead of spelling the strings again, so adding a target or
+renaming a phrase is a one-line change here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LABELS: tuple[str, ...] = ("favor", "against", "neutral")
+LABEL2ID: dict[str, int] = {label: i for i, label in enumerate(LABELS)}
+ID2LABEL: dict[int, str] = dict(enumerate(LABELS))
+
+#: Target id -> the canonical phrase shown to the model beside the sentence.
+TARGETS: dict[str, str] = {
+    "guarantees": "security guarantees for Ukraine",
+    "troops": "foreign troops in Ukraine",
+    "us_backstop": "U.S. backing for the guarantees",
+    "peace_deal": "a negotiated peace deal with Russia",
+}
+DEFAULT_TARGET = "guarantees"
+
+#: Tags an annotator may put on a hard case (see docs/annotation-guidelines.md).
+PHENOMENA: tuple[str, ...] = (
+    "negation",
+    "conditional",
+    "rhetorical_question",
+    "concessive",
+    "reported_opponent",
+    "sarcasm",
+    "double_target",
+    "hedging",
+)
+
+
+def target_phrase(target: str, targets: dict[str, str] | None = None) -> str:
+    """Return the phrase for a target id, or the text itself when it is a free phrase.
+
+    A string that looks like an id (no spaces) but is not one is a typo, not a
+    phrase: it raises so the caller sees the valid ids instead of a silent guess.
+    """
+    targets = TARGETS if targets is None else targets
+    if target in targets:
+        return targets[target]
+    text = target.strip()
+    if not text:
+        raise ValueError(f"empty target; valid ids: {', '.join(targets)}")
+    if " " not in text and text.replace("_", "").isalnum() and text.islower():
+        raise ValueError(f"unknown target id {target!r}; valid ids: {', '.join(targets)} (or pass a free phrase with spaces)")
+    return text
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One labelled (sentence, target) row, with where it came from for error messages."""
+
+    doc_id: str
+    sentence: str
+    target: str
+    label: str
+    note: str = ""
+    phenomena: tuple[str, ...] = field(default_factory=tuple)
+    line: int = 0
+    #: False for a row added to complete the target matrix (the sentence does not speak to this target)
+    primary: bool = True

@@ -1,0 +1,188 @@
+"""MLflow: where runs go, what they carry, and how sweeps nest.
+
+The Hydra app owns the run (the Trainer's own MLflow callback is off: it reads
+environment variables, drops long params and collides with an active run).
+A ``-m`` sweep gets one parent run per sweep folder with one child per job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from peacestance.config import PROJECT_ROOT
+
+PARAM_VALUE_LIMIT = 6000  # MLflow's limit on a param value
+PARAM_KEY_LIMIT = 250
+SWEEP_TAG = "peacestance.sweep_dir"
+BEST_TAG = "best_in_sweep"
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used; raised before any training starts."""
+
+
+def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, str]:
+    """{'train': {'lr': 5e-5}} -> {'train.lr': '5e-05'}; values cut to MLflow's limits."""
+    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{name}."))
+        else:
+            text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+            out[name[:PARAM_KEY_LIMIT]] = text[:PARAM_VALUE_LIMIT]
+    return out
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+        commit = out.stdout.strip()
+        if not commit:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def data_hash(processed_dir: str | Path) -> str:
+    """sha256 over the processed split files, so a run names exactly the data it saw."""
+    digest = hashlib.sha256()
+    for name in ("train.parquet", "validation.parquet", "test.parquet"):
+        path = Path(processed_dir) / name
+        digest.update(name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, with the URI in the message, when an http(s) tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as resp:
+            if resp.status != 200:
+                raise TrackingError(f"MLflow server at {uri} answered {resp.status} on /health")
+    except (urllib.error.URLError, OSError) as exc:
+        raise TrackingError(
+            f"cannot reach the MLflow tracking server at {uri} ({getattr(exc, 'reason', exc)}); start it "
+            "(`mlflow server --host 127.0.0.1 --port 5000`) or use the local store (tracking=local)"
+        ) from None
+
+
+def setup(tracking: DictConfig) -> str:
+    """Point MLflow at the configured store and experiment; return the experiment id."""
+    import mlflow
+
+    check_server(tracking.uri)
+    if tracking.uri.startswith("sqlite:///"):
+        Path(tracking.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking.uri)
+    experiment = mlflow.get_experiment_by_name(tracking.experiment)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if tracking.get("artifact_location"):
+        location = Path(tracking.artifact_location).resolve().as_uri()
+    return mlflow.create_experiment(tracking.experiment, artifact_location=location)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def sweep_parent(experiment_id: str, sweep_dir: str) -> str:
+    """Find or create the parent run of one sweep; safe under parallel launchers."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    with _locked(Path(sweep_dir) / ".mlflow-parent.lock"):
+        found = client.search_runs([experiment_id], filter_string=f"tags.`{SWEEP_TAG}` = '{sweep_dir}'", max_results=1)
+        if found:
+            return found[0].info.run_id
+        run = client.create_run(experiment_id, run_name=f"sweep {Path(sweep_dir).name}", tags={SWEEP_TAG: sweep_dir})
+        client.set_terminated(run.info.run_id, status="RUNNING")
+        return run.info.run_id
+
+
+def mark_best_child(parent_id: str, run_id: str, value: float, sweep_dir: str, objective: str = "validation") -> None:
+    """Tag the child with the best objective so far (blind-dev macro-F1 by default); untag the one it beats."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    with _locked(Path(sweep_dir) / ".mlflow-parent.lock"):
+        parent = client.get_run(parent_id)
+        best = parent.data.tags.get("best_run_id")
+        best_value = float(parent.data.tags.get("best_objective", "-inf"))
+        if best is None or value > best_value:
+            if best:
+                client.set_tag(best, BEST_TAG, "false")
+            client.set_tag(run_id, BEST_TAG, "true")
+            client.set_tag(parent_id, "best_run_id", run_id)
+            client.set_tag(parent_id, "best_objective", f"{value:.6f}")
+            client.set_tag(parent_id, "objective", f"{objective} macro-F1")
+            client.log_metric(parent_id, "best_objective", value)
+        else:
+            client.set_tag(run_id, BEST_TAG, "false")
+
+
+def log_model(model_dir: str | Path, tracking: DictConfig, input_example: Any) -> str | None:
+    """Log the saved folder as a pyfunc (models-from-code: nothing pickled) and register it."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    from peacestance.serving import PeacestanceModel
+
+    example = pd.DataFrame(input_example)
+    output = PeacestanceModel.from_dir(model_dir).predict(None, example)
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+        artifacts={"model_dir": str(model_dir)},
+        code_paths=[str(Path(__file__).parent)],
+        signature=infer_signature(example, output),
+        input_example=example,
+        pip_requirements=_pip_requirements(),
+        registered_model_name=tracking.get("registered_model") or None,
+    )
+    return info.model_uri
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    names = ["torch", "transformers", "tokenizers", "safetensors", "pandas", "numpy", "mlflow", "syntok", "trafilatura"]
+    reqs = []
+    for name in names:
+        try:
+            reqs.append(f"{name}=={version(name)}")
+        except Exception:  # noqa: BLE001 - a missing optional package is simply not pinned
+            continue
+    return reqs
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
