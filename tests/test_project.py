@@ -132,3 +132,22 @@ def test_a_built_wheel_carries_its_configs_and_runs_outside_the_repo(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.splitlines()[0].startswith(str(site))  # the wheel's copy, not the checkout
     assert "name: mine" in out.stdout and "objective: blind-dev" in out.stdout
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (PROJECT_ROOT / "src/peacestance/configs/experiment").glob("*.yaml")))
+def test_every_experiment_composes_to_a_buildable_model(name):
+    from hydra.utils import get_class
+
+    from peacestance.config import compose
+    from peacestance.models import StanceModel
+
+    cfg = compose([f"experiment={name}"])
+    assert issubclass(get_class(cfg.model._target_), StanceModel)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (PROJECT_ROOT / "src/peacestance/configs/hparams_search").glob("*.yaml")))
+def test_every_search_space_composes(name):
+    out = subprocess.run([str(BIN / "peacestance-train"), f"hparams_search={name}", "--cfg", "hydra"], capture_output=True,
+                         text=True, timeout=120, cwd=PROJECT_ROOT)
+    assert out.returncode == 0, out.stderr[-1000:]
+    assert "sweeper:" in out.stdout and "params:" in out.stdout
