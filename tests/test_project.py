@@ -112,8 +112,13 @@ def test_benchmark_smoke_runs_end_to_end(tmp_path):
 def test_a_built_wheel_carries_its_configs_and_runs_outside_the_repo(tmp_path):
     import zipfile
 
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
-                    str(PROJECT_ROOT)], check=True, capture_output=True, timeout=300)
+    # Build from a copy: setuptools writes build/ beside the sources, which must not land in the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(PROJECT_ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PROJECT_ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+                   check=True, capture_output=True, timeout=300)
     wheel = next(tmp_path.glob("peacestance-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for config in ("config.yaml", "model/mpnet_head.yaml", "experiment/best.yaml", "hparams_search/head.yaml"):
