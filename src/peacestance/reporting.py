@@ -51,5 +51,5 @@ def report_split(frame: pd.DataFrame, probs: np.ndarray, out_dir: Path, prefix: 
     metrics = evaluation_artifacts(frame[primary].reset_index(drop=True), probs[primary], out_dir, prefix, labels)
     if not primary.all():
         matrix = score_metrics(frame, probs, labels)
-        metrics.update({f"matrix_{k}": v for k, v in matrix.items() if "_f1_" not in k or k.startswith("macro_f1_")})
+        metrics.update({f"matrix_{k}": v for k, v in matrix.items()})
     return metrics

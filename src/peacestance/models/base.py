@@ -108,7 +108,6 @@ class StanceModel(ABC):
         model.labels = tuple(meta.get("labels", LABELS))
         model.targets = dict(meta.get("targets", TARGETS))
         model.temperature = float(meta.get("temperature", 1.0))
-        model.meta = meta
         return model
 
 
