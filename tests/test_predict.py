@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from peacestance import Prediction, Predictor, load_predictor
-from peacestance.predict import EMPTY_PREDICTION, MAX_CHARS
+from peacestance.predict import MAX_CHARS
 from peacestance.schema import LABELS
 
 FAVOR = "Paris strongly supports security guarantees for Kyiv."
@@ -56,8 +56,8 @@ def test_non_string_names_its_index(predictor, bad):
 
 @pytest.mark.parametrize("text", ["", "   \n\t ", "\x00\x01\x02\x1b\x7f\u200b\ufeff"])
 def test_empty_or_control_only_text_is_certain_neutral(predictor, text):
-    assert predictor.predict(text) == EMPTY_PREDICTION
-    assert EMPTY_PREDICTION.scores == {"favor": 0.0, "against": 0.0, "neutral": 1.0}
+    assert predictor.predict(text) == predictor.empty_prediction
+    assert predictor.empty_prediction.scores == {"favor": 0.0, "against": 0.0, "neutral": 1.0}
 
 
 def test_very_long_text_is_cut_not_crashed(predictor):

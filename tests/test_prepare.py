@@ -11,6 +11,8 @@ from peacestance.config import compose
 from peacestance.data.annotations import normalize
 from peacestance.data.prepare import prepare
 from peacestance.errors import DataError
+from peacestance.schema import PEACE_TASK
+from peacestance.task import TaskSpec
 from corpus_factory import data_overrides, matrix_rows
 
 SPLITS = ("train", "validation", "test")
@@ -23,8 +25,10 @@ def read(processed, name):
 def test_prepare_writes_splits_and_stats(corpus, corpus_cfg):
     stats = prepare(corpus_cfg)
     out = corpus["processed"]
-    assert sorted(p.name for p in out.iterdir()) == ["stats.json", "test.parquet", "train.parquet",
+    assert sorted(p.name for p in out.iterdir()) == ["stats.json", "task.json", "test.parquet", "train.parquet",
                                                      "unlabeled.parquet", "validation.parquet"]
+    assert TaskSpec.read(out) == PEACE_TASK  # the task the labels follow travels with the data
+    assert oct(out.stat().st_mode & 0o777) == "0o755"  # readable by others, not mkdtemp's 0700
     rows = {s: read(out, s) for s in SPLITS}
     assert sum(r["primary"] for s in rows.values() for r in s) == stats["labelled_rows"] == 12 * 13
     assert sum(len(r) for r in rows.values()) == stats["labelled_rows"] + stats["matrix_rows"] == 12 * 13 * 4

@@ -63,13 +63,57 @@ def test_dvc_repro_prepare_in_a_fresh_repo(tmp_path):
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     for cmd in (["git", "init", "-q"], [str(BIN / "dvc"), "init", "-q"], [str(BIN / "dvc"), "config", "core.analytics", "false"]):
         subprocess.run(cmd, cwd=repo, check=True, env=env)
+    shutil.copy(PROJECT_ROOT / ".dvcignore", repo / ".dvcignore")
     proc = subprocess.run([str(BIN / "dvc"), "repro", "prepare"], cwd=repo, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert json.loads((repo / "data/processed/stats.json").read_text())["pages"] == 12
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert "configs/data/default.yaml" in lock["stages"]["prepare"]["params"]
+    (repo / "src/peacestance/__pycache__").mkdir(exist_ok=True)
+    (repo / "src/peacestance/__pycache__/x.cpython-311.pyc").write_bytes(b"bytecode")  # an import's by-product
     again = subprocess.run([str(BIN / "dvc"), "repro", "prepare"], cwd=repo, capture_output=True, text=True, env=env, timeout=300)
     assert "didn't change, skipping" in again.stdout
+
+
+def _import_closure(module: str) -> set[Path]:
+    """Every peacestance source file that importing ``module`` can run (imports inside functions too)."""
+    import ast
+
+    src = PROJECT_ROOT / "src"
+
+    def file_of(name: str) -> Path | None:
+        base = src.joinpath(*name.split("."))
+        for candidate in (base / "__init__.py", base.with_suffix(".py")):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    seen: set[Path] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = file_of(name)
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        parts = name.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages run first
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("peacestance"):
+                todo.extend([node.module, *(f"{node.module}.{a.name}" for a in node.names)])
+            elif isinstance(node, ast.Import):
+                todo.extend(a.name for a in node.names if a.name.startswith("peacestance"))
+    return seen
+
+
+@pytest.mark.parametrize("stage,entry", [("prepare", "peacestance.data.prepare"), ("train", "peacestance.train"),
+                                         ("evaluate", "peacestance.evaluate")])
+def test_dvc_deps_cover_every_module_a_stage_imports(stage, entry):
+    deps = [PROJECT_ROOT / d for d in yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]]
+    closure = _import_closure(entry)
+    assert len(closure) > 5
+    uncovered = [str(p.relative_to(PROJECT_ROOT)) for p in closure if not any(p == d or d in p.parents for d in deps)]
+    assert not uncovered, f"{stage} imports these but dvc.yaml does not list them: {uncovered}"
 
 
 @pytest.mark.slow
@@ -101,6 +145,12 @@ def test_benchmark_smoke_runs_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
     predict = results["predict"]
+    pipe = predict["hf_pipeline"]
+    assert sorted(r["batch_size"] for k, r in pipe.items() if k.startswith("batch_size_")) == [1, 8, 32, 64]
+    assert pipe["best"]["pairs_per_s"] == max(r["pairs_per_s"] for k, r in pipe.items() if k.startswith("batch_size_"))
+    assert predict["fp32"]["ratio_to_best_pipeline"] == pytest.approx(
+        predict["fp32"]["pairs_per_s"] / pipe["best"]["pairs_per_s"])
+    assert results["analyze"]["minilm_fp32"]["sentences_found"] >= 1 and "default_model" in predict
     assert predict["fp32"]["agreement_with_fp32"] == 1.0
     assert predict["onnx_fp32"]["agreement_with_fp32"] >= 0.98
     assert predict["onnx_int8"]["agreement_with_fp32"] >= 0.8
@@ -109,20 +159,27 @@ def test_benchmark_smoke_runs_end_to_end(tmp_path):
     assert results["memory"]["pairs"] == 500
 
 
-def test_a_built_wheel_carries_its_configs_and_runs_outside_the_repo(tmp_path):
-    import zipfile
-
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
     # Build from a copy: setuptools writes build/ beside the sources, which must not land in the checkout.
-    source = tmp_path / "source"
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
     shutil.copytree(PROJECT_ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(PROJECT_ROOT / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root), str(source)],
                    check=True, capture_output=True, timeout=300)
-    wheel = next(tmp_path.glob("peacestance-*.whl"))
+    return next(root.glob("peacestance-*.whl"))
+
+
+def test_a_built_wheel_carries_its_configs_and_runs_outside_the_repo(wheel, tmp_path):
+    import zipfile
+
     names = zipfile.ZipFile(wheel).namelist()
-    for config in ("config.yaml", "model/mpnet_head.yaml", "experiment/best.yaml", "hparams_search/head.yaml"):
+    for config in ("config.yaml", "model/mpnet_head.yaml", "experiment/best.yaml", "hparams_search/head.yaml",
+                   "task/peace_guarantees.yaml", "data/table.yaml"):
         assert f"peacestance/configs/{config}" in names, config
+    assert not [n for n in names if n.startswith("peacestance/agreement") or "audit" in n]  # maintenance tools stay out
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     elsewhere = tmp_path / "elsewhere"
@@ -137,6 +194,48 @@ def test_a_built_wheel_carries_its_configs_and_runs_outside_the_repo(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.splitlines()[0].startswith(str(site))  # the wheel's copy, not the checkout
     assert "name: mine" in out.stdout and "objective: blind-dev" in out.stdout
+
+
+@pytest.mark.slow
+def test_pip_install_into_a_fresh_venv_then_a_tiny_run_from_another_folder(wheel, tmp_path):
+    """`pip install` of the wheel into a new venv; its dependencies come from this environment (no download)."""
+    import site
+    import sysconfig
+
+    import pandas as pd
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    vbin = venv / "bin"
+    subprocess.run([str(vbin / "pip"), "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True,
+                   capture_output=True, timeout=300)
+    purelib = Path(subprocess.run([str(vbin / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                  capture_output=True, text=True, check=True).stdout.strip())
+    # A plain path entry: the test environment's packages are importable, its editable peacestance is not.
+    (purelib / "zz_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n" + site.getusersitepackages() + "\n")
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    rows = [{"text": f"{who} {verb} the plan in item {i}.", "target": "plan", "label": label}
+            for i, (who, (verb, label)) in enumerate(
+                [(w, v) for w in ("Ann", "Bo", "Cy", "Di") for v in (("backs", "yes"), ("rejects", "no"))] * 6)]
+    pd.DataFrame(rows).to_csv(work / "train.csv", index=False)
+    pd.DataFrame(rows[:8]).to_csv(work / "test.csv", index=False)
+    out = subprocess.run([str(vbin / "peacestance-train"), "--cfg", "job"], cwd=work, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "name: peace_guarantees" in out.stdout
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    args = ["data=table", "data.train_file=train.csv", "data.test_file=test.csv", "model=tiny", "train.epochs=1",
+            "train.objective=validation", "train.calibrate_on=validation", "tracking.log_model=false",
+            f"tracking.uri=sqlite:///{work}/mlflow.db", f"tracking.artifact_location={work}/mlartifacts"]
+    out = subprocess.run([str(vbin / "peacestance-train"), *args], cwd=work, capture_output=True, text=True,
+                         timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    meta = json.loads((work / "models" / "peacestance" / "peacestance.json").read_text())
+    assert meta["task"]["labels"] == ["no", "yes"] and meta["task"]["targets"] == {"plan": "plan"}
+    where = subprocess.run([str(vbin / "python"), "-c", "import peacestance; print(peacestance.__file__)"], cwd=work,
+                           capture_output=True, text=True).stdout
+    assert where.startswith(str(purelib))  # the installed copy, not the checkout
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (PROJECT_ROOT / "src/peacestance/configs/experiment").glob("*.yaml")))

@@ -34,7 +34,7 @@ def registry(tmp_path_factory):
 
 def test_load_predictor_from_registry_and_run_uris(registry, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
-    by_name = load_predictor("models:/peacestance/latest")
+    by_name = load_predictor("models:/peacestance@champion")
     by_version = load_predictor("models:/peacestance/1")
     run_id = MlflowClient(registry["uri"]).get_model_version("peacestance", "1").run_id
     by_run = load_predictor(f"runs:/{run_id}/model")
@@ -53,9 +53,9 @@ def test_mlflow_models_serve_answers_invocations(registry, tmp_path, monkeypatch
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
     records = [{"text": "Rome firmly opposes a European troop deployment.", "target": "troops"},
                {"text": "Paris strongly supports security guarantees for Kyiv."}]
-    local = load_predictor("models:/peacestance/latest").predict([r["text"] for r in records], ["troops", "guarantees"])
+    local = load_predictor("models:/peacestance@champion").predict([r["text"] for r in records], ["troops", "guarantees"])
     port = free_port()
-    args = ["models", "serve", "-m", "models:/peacestance/latest", "--env-manager", "local",
+    args = ["models", "serve", "-m", "models:/peacestance@champion", "--env-manager", "local",
             "--host", "127.0.0.1", "--port", str(port)]
     with serving(args, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log", env={"MLFLOW_TRACKING_URI": registry["uri"]}):
         body = json.dumps({"dataframe_records": records}).encode()

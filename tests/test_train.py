@@ -59,6 +59,60 @@ def test_run_holds_params_tags_and_per_epoch_curves(trained):
         assert key in run.data.metrics, key
 
 
+def test_run_reads_at_a_glance_name_description_inputs_and_clean_params(trained):
+    run, client = trained["run"], trained["client"]
+    assert run.info.run_name.startswith("tiny")
+    note = run.data.tags["mlflow.note.content"]
+    assert "**tiny**" in note and run.data.tags["data_hash"] in note and "F_avg is the mean F1" in note
+    assert "Command: `peacestance-train" in note and "step = epoch" in note
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert {"train", "validation", "test", "blind-benchmark"} <= set(inputs)
+    assert inputs["train"].dataset.digest == run.data.tags["data_hash"]
+    assert {t.value for t in inputs["train"].tags if t.key == "mlflow.data.context"} == {"training"}
+    params = run.data.params
+    assert not [k for k, v in params.items() if v in ("None", "null")]  # no nulls (model.tiny on a MiniLM run)
+    assert not [k for k in params if k.startswith("tracking.") or k.endswith(("_dir", ".path", ".annotations"))]
+    steps = client.get_metric_history(run.info.run_id, "train_loss_by_step")
+    assert len(steps) >= 2 and "train_loss_step" not in run.data.metrics
+
+
+def test_a_head_run_shows_no_fine_tuning_knobs(trained, tmp_path):
+    cfg = compose(overrides(tmp_path, trained["paths"], "model=tfidf", "tracking.log_model=false"))
+    train(cfg)
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    run = client.search_runs([client.get_experiment_by_name("peacestance").experiment_id])[0]
+    assert "train.lr" not in run.data.params and "train.epochs" not in run.data.params
+    assert run.data.params["train.seed"] == "13" and run.data.params["model.ngram_range"]
+
+
+def test_champion_is_set_by_the_first_run_and_kept_when_a_worse_one_follows(trained):
+    from peacestance.registry import CHAMPION
+
+    client, root = trained["client"], trained["root"]
+    first = client.get_model_version_by_alias("peacestance", CHAMPION)
+    assert first.run_id == trained["run"].info.run_id
+    assert first.description.startswith("**tiny**") and first.tags["objective"] == "validation"
+    assert {"git_commit", "data_hash", "test_macro_f1", "blind_test_macro_f1"} <= set(first.tags)
+    published = json.loads((root / "model" / "peacestance.json").read_text())["mlflow_run_id"]
+    # a worse run: a handful of rows, one epoch, on the same data
+    worse = train(compose(overrides(root, trained["paths"], "train.max_train_samples=6", "train.epochs=1")))
+    assert worse < trained["val_f1"]
+    assert client.get_model_version_by_alias("peacestance", CHAMPION).version == first.version
+    assert json.loads((root / "model" / "peacestance.json").read_text())["mlflow_run_id"] == published
+    latest = client.search_runs([trained["run"].info.experiment_id], order_by=["attributes.start_time DESC"])[0]
+    assert latest.data.tags["promoted"] == "false" and "does not beat" in latest.data.tags["promotion"]
+    # promote=always moves the alias and the served folder
+    train(compose(overrides(root, trained["paths"], "train.max_train_samples=6", "train.epochs=1",
+                            "train.promote=always")))
+    moved = client.get_model_version_by_alias("peacestance", CHAMPION)
+    assert int(moved.version) > int(first.version)
+    assert json.loads((root / "model" / "peacestance.json").read_text())["mlflow_run_id"] == moved.run_id
+    client.set_registered_model_alias("peacestance", CHAMPION, first.version)  # leave the fixture as it was
+    from peacestance.registry import publish
+    from peacestance.predict import resolve_source
+    publish(resolve_source(f"models:/peacestance/{first.version}"), root / "model")
+
+
 def test_blind_benchmark_and_test_split_both_reach_reports(trained):
     evaluate(trained["cfg"])
     payload = json.loads((trained["root"] / "reports" / "metrics.json").read_text())
@@ -81,7 +135,7 @@ def test_registered_pyfunc_loads_and_predicts(trained):
     mlflow.set_tracking_uri(trained["cfg"].tracking.uri)
     versions = trained["client"].search_model_versions("name='peacestance'")
     assert versions
-    model = mlflow.pyfunc.load_model("models:/peacestance/latest")
+    model = mlflow.pyfunc.load_model("models:/peacestance@champion")
     out = model.predict(pd.DataFrame({"text": ["Rome firmly opposes a European troop deployment.",
                                                "Paris strongly supports security guarantees for Kyiv."],
                                       "target": ["troops", "guarantees"]}))

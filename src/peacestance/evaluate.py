@@ -15,6 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from peacestance.config import CONFIG_DIR, CONFIG_NAME
+from peacestance.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +24,22 @@ def evaluate(cfg: DictConfig, model_source: str | None = None) -> dict[str, dict
     """Metrics per part: ``test`` and each benchmark part present; written rounded to reports/metrics.json."""
     from peacestance.benchmark import score_benchmark
     from peacestance.data.splits import read_split, select_cells
+    from peacestance.data.tables import FORMATS, read_test_table
     from peacestance.predict import load_predictor
     from peacestance.reporting import report_split
 
-    test_path = Path(cfg.data.processed_dir) / "test.parquet"
-    if not test_path.is_file():
-        raise FileNotFoundError(f"{test_path} is missing: run `peacestance-prepare` first")
-    test = select_cells(read_split(test_path), "primary")  # the headline rows; all cells are scored on the benchmark
     predictor = load_predictor(model_source or cfg.model_dir, batch_size=cfg.train.eval_batch_size, device=cfg.train.device)
+    if cfg.data.get("format") in FORMATS:  # a user's own table, checked against the model's task
+        test = read_test_table(cfg.data, predictor.task)
+    else:
+        test_path = Path(cfg.data.processed_dir) / "test.parquet"
+        if not test_path.is_file():
+            raise FileNotFoundError(f"{test_path} is missing: run `peacestance-prepare` first")
+        test = select_cells(read_split(test_path), "primary")  # the headline rows; all cells are scored on the benchmark
+        test["phrase"] = test["target"].map(predictor.targets).fillna(test["phrase"])  # the model's own phrases
     probs = predictor.score_pairs(test["sentence"].tolist(), test["phrase"].tolist())
     reports = Path(cfg.reports_dir)
-    results = {"test": report_split(test, probs, reports, labels=predictor.labels)}
+    results = {"test": report_split(test, probs, reports, predictor.task)}
     if cfg.benchmark.enabled:
         results.update(score_benchmark(predictor, cfg, reports))
     payload = {part: {k: round(v, 4) for k, v in metrics.items()} for part, metrics in results.items()}
@@ -50,7 +56,7 @@ def evaluate(cfg: DictConfig, model_source: str | None = None) -> dict[str, dict
 def main(cfg: DictConfig) -> None:
     try:
         results = evaluate(cfg)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, DataError) as exc:
         raise SystemExit(f"evaluate failed: {exc}") from None
     print(json.dumps({part: {k: round(m[k], 4) for k in ("macro_f1", "f_avg", "accuracy", "ece")} for part, m in results.items()}))
 

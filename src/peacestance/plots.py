@@ -10,14 +10,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from peacestance.schema import LABELS  # noqa: E402
 
-
-def plot_confusion(matrix: np.ndarray, path: str | Path, title: str = "Confusion matrix (test)") -> Path:
+def plot_confusion(matrix: np.ndarray, path: str | Path, labels, title: str = "Confusion matrix (test)") -> Path:
     fig, ax = plt.subplots(figsize=(4.6, 4))
     ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(LABELS)), LABELS)
-    ax.set_yticks(range(len(LABELS)), LABELS)
+    ax.set_xticks(range(len(labels)), list(labels))
+    ax.set_yticks(range(len(labels)), list(labels))
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     ax.set_title(title)

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from peacestance.models.base import META_FILE, batched_scores, check_phrases, read_meta
+from peacestance.models.base import META_FILE, batched_scores, check_phrases, empty_scores, read_meta
 from peacestance.runtime import check_bf16, pick_device
-from peacestance.schema import DEFAULT_TARGET, LABELS, TARGETS, target_phrase
+from peacestance.schema import target_phrase
+from peacestance.task import TaskSpec
 
 DEFAULT_MODEL_DIR = Path("models/peacestance")
 MAX_CHARS = 2000  # longer texts are cut before tokenising; max_length would cut them anyway
@@ -37,10 +38,6 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-# The documented answer for a text with no words: the guideline's neutral, with certainty.
-EMPTY_PREDICTION = Prediction("neutral", {label: float(label == "neutral") for label in LABELS})
 
 
 def clean_input(text: object, index: int) -> str:
@@ -93,11 +90,21 @@ class Predictor:
                     raise ValueError(f"precision=bf16 applies to cross-encoder models; this one is {self.kind!r}: use fp32")
                 self._scorer.autocast = True
         self.meta = meta
-        self.targets: dict[str, str] = dict(meta.get("targets", TARGETS))
-        self.labels: tuple[str, ...] = tuple(meta.get("labels", LABELS))
+        #: the task the model was trained on: its labels, targets and phrases come from its folder
+        self.task: TaskSpec = TaskSpec.from_meta(meta, where=str(self.model_dir / META_FILE))
+        self.targets: dict[str, str] = dict(self.task.targets)
+        self.labels: tuple[str, ...] = tuple(self.task.labels)
 
-    def _phrases(self, target: str | Sequence[str], n: int) -> list[str]:
+    @property
+    def empty_prediction(self) -> Prediction:
+        """The documented answer for a text with no words: the task's neutral label, with certainty."""
+        row = empty_scores(self.labels, self.task.neutral)
+        return Prediction(self.labels[int(row.argmax())], {k: float(v) for k, v in zip(self.labels, row)})
+
+    def _phrases(self, target: str | Sequence[str] | None, n: int) -> list[str]:
         """Target ids -> the phrases this model was trained with (its own peacestance.json, not a constant)."""
+        if target is None:
+            target = self.task.first_target
         if isinstance(target, str):
             phrases = [target_phrase(target, self.targets)] * n
         else:
@@ -109,11 +116,15 @@ class Predictor:
         return phrases
 
     def score_pairs(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
-        """Probabilities (n, 3) for already-clean pairs, in input order; empty texts get EMPTY_PREDICTION."""
+        """Probabilities (n, labels) for already-clean pairs, in input order; empty texts get ``empty_prediction``."""
         return batched_scores(self._scorer, sentences, phrases, self.batch_size)
 
-    def predict(self, texts: str | Sequence[str], target: str | Sequence[str] = DEFAULT_TARGET) -> Prediction | list[Prediction]:
-        """One Prediction for a string, a list in the caller's order for a list of strings."""
+    def predict(self, texts: str | Sequence[str], target: str | Sequence[str] | None = None) -> Prediction | list[Prediction]:
+        """One Prediction for a string, a list in the caller's order for a list of strings.
+
+        ``target``: one target id or free phrase for all texts, one per text, or None for the
+        model's default target.
+        """
         single = isinstance(texts, str)
         items = [texts] if single else texts
         if items is None or isinstance(items, (bytes, dict)):
@@ -121,10 +132,10 @@ class Predictor:
         results = list(self.iter_predict(items, target))
         return results[0] if single else results
 
-    def iter_predict(self, texts: Iterable[str], target: str | Sequence[str] = DEFAULT_TARGET,
+    def iter_predict(self, texts: Iterable[str], target: str | Sequence[str] | None = None,
                      chunk: int = STREAM_CHUNK) -> Iterator[Prediction]:
         """Stream predictions for any number of texts, holding one chunk of tensors at a time."""
-        targets = None if isinstance(target, str) else list(target)
+        targets = None if target is None or isinstance(target, str) else list(target)
         buffer: list[str] = []
         base = 0
         for i, text in enumerate(texts):
@@ -138,7 +149,7 @@ class Predictor:
         if buffer:
             yield from self._predict_chunk(buffer, target if targets is None else targets[base:])
 
-    def _predict_chunk(self, texts: list[str], target: str | Sequence[str]) -> Iterator[Prediction]:
+    def _predict_chunk(self, texts: list[str], target: str | Sequence[str] | None) -> Iterator[Prediction]:
         probs = self.score_pairs(texts, self._phrases(target, len(texts)))
         for row in probs:
             yield Prediction(self.labels[int(row.argmax())], {label: float(p) for label, p in zip(self.labels, row)})
@@ -150,7 +161,9 @@ class Predictor:
         if not isinstance(page_text, str):
             raise TypeError(f"page_text is {type(page_text).__name__}, not str")
         targets = list(targets or self.targets)
-        sentences = split_article(page_text) if page_text.strip() else []
+        # The segmenter the training data was split with (recorded in the model folder): same sentences as in training.
+        segmenter = self.meta.get("segmenter") or "syntok"
+        sentences = split_article(page_text, segmenter) if page_text.strip() else []
         # One call over every (sentence, target) pair: a model that encodes a sentence once serves all targets.
         pairs = self.predict([s for s in sentences for _ in targets], [t for _ in sentences for t in targets]) if sentences else []
         rows, summary = [], {}
@@ -158,7 +171,7 @@ class Predictor:
             preds = pairs[k::len(targets)]
             counts = {label: sum(p.label == label for p in preds) for label in self.labels}
             confident = sorted(
-                (i for i, p in enumerate(preds) if p.label != "neutral"), key=lambda i: -max(preds[i].scores.values())
+                (i for i, p in enumerate(preds) if p.label != self.task.neutral), key=lambda i: -max(preds[i].scores.values())
             )[:top_k]
             summary[target] = {
                 "counts": counts,
@@ -172,13 +185,14 @@ class Predictor:
 
 
 def resolve_source(source: str | Path | None) -> Path:
-    """A model folder, runs:/<id>/model, models:/<name>/<version|@alias|latest>, or None (the default)."""
+    """A model folder, runs:/<id>/model, models:/<name>/<version|@alias|latest>, or None (the default:
+    models/peacestance, else the registry's champion)."""
     tried = []
     if source is None:
         if (DEFAULT_MODEL_DIR / META_FILE).is_file():
             return DEFAULT_MODEL_DIR
         tried.append(str(DEFAULT_MODEL_DIR))
-        source = "models:/peacestance/latest"
+        source = "models:/peacestance@champion"  # the registry's champion (see peacestance.registry)
     text = str(source)
     if text.startswith(("runs:/", "models:/")):
         return _download_mlflow_model(text, tried)
@@ -232,7 +246,7 @@ def load_predictor(source: str | Path | None = None, **kwargs) -> Predictor:
 _DEFAULT: Predictor | None = None
 
 
-def predict(texts: str | Sequence[str], target: str | Sequence[str] = DEFAULT_TARGET) -> Prediction | list[Prediction]:
+def predict(texts: str | Sequence[str], target: str | Sequence[str] | None = None) -> Prediction | list[Prediction]:
     """Module-level predict with a cached default predictor (models/peacestance, else the registry)."""
     global _DEFAULT
     if _DEFAULT is None:
@@ -271,24 +285,25 @@ def _read_inputs(stream, default_target: str, skip_bad: bool) -> tuple[list[str]
     return texts, targets, bad
 
 
-def _write(rows: list[dict], fmt: str, out) -> None:
+def _write(rows: list[dict], fmt: str, out, labels: Sequence[str]) -> None:
     if fmt == "jsonl":
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     elif fmt == "csv":
         writer = csv.writer(out)
-        writer.writerow(["text", "target", "label", *LABELS])
+        writer.writerow(["text", "target", "label", *labels])
         for row in rows:
-            writer.writerow([row["text"], row["target"], row["label"], *(f"{row['scores'][k]:.4f}" for k in LABELS)])
+            writer.writerow([row["text"], row["target"], row["label"], *(f"{row['scores'][k]:.4f}" for k in labels)])
     else:
         for row in rows:
             out.write(f"{row['label']:<8} {row['scores'][row['label']]:.2f}  {row['target']:<12} {row['text'][:90]}\n")
 
 
 def cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="peacestance-predict", description="Stance of sentences toward peace-deal targets.")
+    parser = argparse.ArgumentParser(prog="peacestance-predict", description="Stance of sentences toward a model's targets.")
     parser.add_argument("--model", default=None, help="model folder, runs:/<id>/model or models:/peacestance/<version|@alias|latest>")
-    parser.add_argument("--target", default=DEFAULT_TARGET, help=f"a target id ({', '.join(TARGETS)}) or a free phrase")
+    parser.add_argument("--target", default=None,
+                        help="a target id of the model (default: its default target) or a free phrase")
     parser.add_argument("--input", default="-", help="file of lines (plain text or JSONL {text, target}); - for stdin")
     parser.add_argument("--format", choices=("jsonl", "csv", "table"), default="jsonl")
     parser.add_argument("--article", action="store_true", help="treat the input as one page and print the analysis")
@@ -299,8 +314,9 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="onnx needs peacestance[onnx]")
     args = parser.parse_args(argv)
     try:
-        target_phrase(args.target)
         predictor = load_predictor(args.model, batch_size=args.batch_size, precision=args.precision, backend=args.backend)
+        args.target = args.target or predictor.task.first_target
+        target_phrase(args.target, predictor.targets)
     except (ValueError, FileNotFoundError) as exc:
         print(f"peacestance-predict: {exc}", file=sys.stderr)
         return 2
@@ -318,7 +334,7 @@ def cli(argv: list[str] | None = None) -> int:
         print(f"peacestance-predict: {exc}", file=sys.stderr)
         return 2
     rows = [{"text": t, "target": g, **p.to_dict()} for t, g, p in zip(texts, targets, preds)]
-    _write(rows, args.format, sys.stdout)
+    _write(rows, args.format, sys.stdout, predictor.labels)
     return 0
 
 

@@ -1,26 +1,26 @@
-"""The one source of truth for labels, targets and their phrases.
+"""The project's own task (read from its config) and the checks that take a task as an argument.
 
-Every other module (data preparation, training, prediction, serving) imports
-these names instead of spelling the strings again, so adding a target or
-renaming a phrase is a one-line change here.
+The peace-guarantees task is data, ``configs/task/peace_guarantees.yaml``; the names below are
+read from it once, for the code that is about this task only (the corpus tools, the blind
+benchmark). Everything that serves a trained model reads the task from the model instead
+(``TaskSpec.from_meta``), so a model trained on another task works unchanged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
-LABELS: tuple[str, ...] = ("favor", "against", "neutral")
+from peacestance.task import TaskSpec, load_task_yaml
+
+PEACE_TASK: TaskSpec = load_task_yaml(Path(__file__).resolve().parent / "configs" / "task" / "peace_guarantees.yaml")
+
+LABELS: tuple[str, ...] = PEACE_TASK.labels
 LABEL2ID: dict[str, int] = {label: i for i, label in enumerate(LABELS)}
 ID2LABEL: dict[int, str] = dict(enumerate(LABELS))
-
 #: Target id -> the canonical phrase shown to the model beside the sentence.
-TARGETS: dict[str, str] = {
-    "guarantees": "security guarantees for Ukraine",
-    "troops": "foreign troops in Ukraine",
-    "us_backstop": "U.S. backing for the guarantees",
-    "peace_deal": "a negotiated peace deal with Russia",
-}
-DEFAULT_TARGET = "guarantees"
+TARGETS: dict[str, str] = dict(PEACE_TASK.targets)
+DEFAULT_TARGET: str = PEACE_TASK.first_target
 
 #: Tags an annotator may put on a hard case (see docs/annotation-guidelines.md).
 PHENOMENA: tuple[str, ...] = (

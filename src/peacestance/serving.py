@@ -11,8 +11,6 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 
-from peacestance.schema import DEFAULT_TARGET, LABELS
-
 
 class PeacestanceModel(mlflow.pyfunc.PythonModel):
     def __init__(self):
@@ -36,10 +34,11 @@ class PeacestanceModel(mlflow.pyfunc.PythonModel):
         if "text" not in model_input.columns:
             raise ValueError(f"input needs a 'text' column; got {list(model_input.columns)}")
         texts = model_input["text"].tolist()
+        default = self.predictor.task.first_target  # the task the model was trained on, not a constant here
         if "target" in model_input.columns:
-            targets = [t if isinstance(t, str) and t else DEFAULT_TARGET for t in model_input["target"].tolist()]
+            targets = [t if isinstance(t, str) and t else default for t in model_input["target"].tolist()]
         else:
-            targets = [DEFAULT_TARGET] * len(texts)
+            targets = [default] * len(texts)
         preds = self.predictor.predict(texts, targets)
         return pd.DataFrame({"label": [p.label for p in preds],
-                             **{label: [p.scores[label] for p in preds] for label in LABELS}})
+                             **{label: [p.scores[label] for p in preds] for label in self.predictor.labels}})

@@ -47,6 +47,69 @@ def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
+#: config keys that are places, not choices: kept in config.yaml, left out of the params table
+PATH_KEYS = {"raw_dir", "annotations", "processed_dir", "model_dir", "reports_dir", "checkpoint_dir", "path",
+             "train_file", "validation_file", "test_file", "embedding_cache", "artifact_location", "uri"}
+#: groups that say where a run goes or how it is reported, not what it learns
+SKIPPED_GROUPS = ("tracking.", "hydra.", "benchmark.path", "task.labels", "task.targets")
+
+
+def readable_params(cfg: DictConfig, train_knobs: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The params a person compares runs by: no nulls, no paths, no knobs the run's recipe ignores.
+
+    ``train_knobs``: the ``train.*`` settings the model kind reads (None: all of them). The whole
+    resolved config is still logged as the ``config.yaml`` artifact.
+    """
+    out = {}
+    for key, value in flatten(cfg).items():
+        leaf = key.rsplit(".", 1)[-1]
+        if value in ("None", "null") or leaf in PATH_KEYS or key.startswith(SKIPPED_GROUPS):
+            continue
+        if key.startswith("train.") and train_knobs is not None and leaf not in train_knobs:
+            continue
+        out[key] = value
+    return out
+
+
+def describe_run(model_name: str, kind: str, task_name: str, data_hash: str, sizes: dict[str, int],
+                 metrics: dict[str, dict[str, float]], command: str) -> str:
+    """The run page's description (``mlflow.note.content``): what was trained, on what, how well, how to redo it."""
+    def score(part: str) -> str:
+        value = metrics.get(part, {}).get("macro_f1")
+        return f"{part} {value:.3f}" if value is not None else ""
+
+    headline = " · ".join(x for x in (score("blind-dev"), score("blind-test"), score("test"), score("validation")) if x)
+    rows = ", ".join(f"{name} {n}" for name, n in sizes.items())
+    return "\n\n".join([
+        f"**{model_name}** ({kind}) on task `{task_name}`, data `{data_hash}` ({rows} rows).",
+        f"Macro-F1: {headline}. F_avg is the mean F1 of the stance labels (favor and against: the SemEval-2016 "
+        "measure); blind-dev / blind-test are news sentences the team did not write (blind-test is never tuned on).",
+        f"Command: `{command}`",
+        "Curves: the per-epoch metrics (train_loss, val_loss, val_macro_f1, val_f_avg) are logged with step = epoch; "
+        "`train_loss_by_step` uses the optimizer step.",
+    ])
+
+
+def log_datasets(splits: dict[str, Any], data_hash: str, source: str, benchmark: Any = None,
+                 benchmark_hash: str | None = None) -> None:
+    """Each split (and the blind benchmark) as an MLflow dataset input, digest = the data hash: the Dataset column."""
+    import mlflow
+
+    for name, frame in splits.items():
+        context = "training" if name == "train" else name
+        dataset = mlflow.data.from_pandas(frame[["sentence", "target", "label"]], source=source, targets="label",
+                                          name=f"{name}", digest=data_hash)
+        mlflow.log_input(dataset, context=context)
+    if benchmark is not None:
+        dataset = mlflow.data.from_pandas(benchmark[["sentence", "target", "label", "part"]], source=source,
+                                          targets="label", name="blind-benchmark", digest=benchmark_hash)
+        mlflow.log_input(dataset, context="evaluation")
+
+
+def file_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
@@ -103,7 +166,7 @@ def setup(tracking: DictConfig) -> str:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -118,7 +181,7 @@ def sweep_parent(experiment_id: str, sweep_dir: str) -> str:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
-    with _locked(Path(sweep_dir) / ".mlflow-parent.lock"):
+    with locked(Path(sweep_dir) / ".mlflow-parent.lock"):
         found = client.search_runs([experiment_id], filter_string=f"tags.`{SWEEP_TAG}` = '{sweep_dir}'", max_results=1)
         if found:
             return found[0].info.run_id
@@ -132,7 +195,7 @@ def mark_best_child(parent_id: str, run_id: str, value: float, sweep_dir: str, o
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
-    with _locked(Path(sweep_dir) / ".mlflow-parent.lock"):
+    with locked(Path(sweep_dir) / ".mlflow-parent.lock"):
         parent = client.get_run(parent_id)
         best = parent.data.tags.get("best_run_id")
         best_value = float(parent.data.tags.get("best_objective", "-inf"))
@@ -149,7 +212,7 @@ def mark_best_child(parent_id: str, run_id: str, value: float, sweep_dir: str, o
 
 
 def log_model(model_dir: str | Path, tracking: DictConfig, input_example: Any) -> str | None:
-    """Log the saved folder as a pyfunc (models-from-code: nothing pickled) and register it."""
+    """Log the saved folder as a pyfunc (models-from-code: nothing pickled) and register it; return the version."""
     import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
@@ -168,7 +231,8 @@ def log_model(model_dir: str | Path, tracking: DictConfig, input_example: Any) -
         pip_requirements=_pip_requirements(),
         registered_model_name=tracking.get("registered_model") or None,
     )
-    return info.model_uri
+    version = getattr(info, "registered_model_version", None)
+    return str(version) if version is not None else None
 
 
 def _pip_requirements() -> list[str]:
@@ -186,3 +250,26 @@ def _pip_requirements() -> list[str]:
 
 def rank() -> int:
     return int(os.environ.get("RANK", "0"))
+
+
+#: the runs table sorted by the headline metric, in MLflow 3's "Model training" view (not the GenAI one)
+RUNS_VIEW = "workflowType=machine_learning&orderByKey=metrics.%60blind_dev_macro_f1%60&orderByAsc=false"
+
+
+def runs_url(tracking: DictConfig, ui: str = "http://127.0.0.1:5000") -> str:
+    """The URL of the experiment's runs table in the MLflow UI (the experiment id read from the store)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking.uri)
+    experiment = mlflow.get_experiment_by_name(tracking.experiment)
+    if experiment is None:
+        return f"{ui}/#/experiments?{RUNS_VIEW.split('&')[0]}"
+    return f"{ui}/#/experiments/{experiment.experiment_id}/runs?{RUNS_VIEW}"
+
+
+if __name__ == "__main__":  # python -m peacestance.tracking [overrides]: print the runs-table URL
+    import sys
+
+    from peacestance.config import compose
+
+    print(runs_url(compose(sys.argv[1:]).tracking))

@@ -22,12 +22,16 @@ import hydra
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from peacestance import models, tracking
+from peacestance import models, registry, tracking
 from peacestance.config import CONFIG_DIR, CONFIG_NAME
-from peacestance.data.splits import load_splits, select_cells
+from peacestance.data.splits import load_splits, select_cells, task_of_processed
+from peacestance.errors import DataError
+from peacestance.data.tables import FORMATS, data_fingerprint, load_table_splits
 from peacestance.models.base import FitContext, StanceModel, batched_scores
+from peacestance.registry import Standing
 from peacestance.reporting import report_split, score_metrics
 from peacestance.runtime import pick_device
+from peacestance.task import TaskSpec
 
 log = logging.getLogger(__name__)
 RUN_FILE = "mlflow_run.json"  # beside the checkpoints: which MLflow run a resume continues
@@ -83,13 +87,23 @@ def _resume_state(cfg: DictConfig) -> tuple[str | None, str | None]:
     return str(checkpoints[-1]), json.loads(run_file.read_text())["run_id"]
 
 
-def _splits(cfg: DictConfig) -> dict[str, pd.DataFrame]:
-    """Train on the cells the config asks for; validation and test keep every cell for reporting."""
-    splits = load_splits(cfg.data.processed_dir)
+def _data(cfg: DictConfig) -> tuple[dict[str, pd.DataFrame], TaskSpec, str]:
+    """(splits, task, data hash): the prepared corpus with the task prepare wrote, or a user's own table.
+
+    Train uses the cells the config asks for; validation and test keep every cell for reporting.
+    """
     seed = int(cfg.seed)
-    return {"train": _cap(select_cells(splits["train"], cfg.train.cells), cfg.train.max_train_samples, seed),
-            "validation": _cap(splits["validation"], cfg.train.max_eval_samples, seed),
-            "test": _cap(splits["test"], cfg.train.max_eval_samples, seed)}
+    if cfg.data.get("format") in FORMATS:
+        splits, task = load_table_splits(cfg.data, cfg.task, seed)
+        data_hash = data_fingerprint(cfg.data)
+    else:
+        splits = load_splits(cfg.data.processed_dir)
+        task = task_of_processed(cfg.data.processed_dir, cfg.task)
+        data_hash = tracking.data_hash(cfg.data.processed_dir)
+    splits = {"train": _cap(select_cells(splits["train"], cfg.train.cells), cfg.train.max_train_samples, seed),
+              "validation": _cap(splits["validation"], cfg.train.max_eval_samples, seed),
+              "test": _cap(splits["test"], cfg.train.max_eval_samples, seed)}
+    return splits, task, data_hash
 
 
 def _calibration_part(cfg: DictConfig, available: set[str]) -> str | None:
@@ -115,8 +129,9 @@ def _evaluate(model: StanceModel, cfg: DictConfig, splits: dict[str, pd.DataFram
     from peacestance.calibration import fit_temperature
     from peacestance.encoding import softmax
 
+    task = model.task
     frames = {"validation": select_cells(splits["validation"], "primary"), "test": select_cells(splits["test"], "primary")}
-    bench = benchmark_rows(cfg, model.targets)
+    bench = benchmark_rows(cfg, task)
 
     def score(frame: pd.DataFrame):
         return batched_scores(model, frame["sentence"].tolist(), frame["phrase"].tolist(),
@@ -135,10 +150,10 @@ def _evaluate(model: StanceModel, cfg: DictConfig, splits: dict[str, pd.DataFram
         rows = parts[where] & bench["primary"].to_numpy()
         model.temperature = fit_temperature(logits["benchmark"][rows], _gold(model, bench[rows]))
     probs = {name: softmax(value, model.temperature) for name, value in logits.items()}
-    results = {"validation": score_metrics(frames["validation"], probs["validation"], model.labels),
-               "test": report_split(frames["test"], probs["test"], out_dir, labels=model.labels)}
+    results = {"validation": score_metrics(frames["validation"], probs["validation"], task),
+               "test": report_split(frames["test"], probs["test"], out_dir, task)}
     if bench is not None:
-        results.update(report_benchmark(bench, probs["benchmark"], cfg, out_dir, model.labels, seconds))
+        results.update(report_benchmark(bench, probs["benchmark"], cfg, out_dir, task, seconds))
     return results
 
 
@@ -175,8 +190,8 @@ def train(cfg: DictConfig) -> float:
     if cfg.train.threads:
         torch.set_num_threads(int(cfg.train.threads))
     device = pick_device(cfg.train.device)
-    splits = _splits(cfg)
-    model = models.build(cfg.model)
+    splits, task, data_hash = _data(cfg)
+    model = models.build(cfg.model, task)
     resume_from, resume_run = _resume_state(cfg) if model.resumable else (None, None)
     ctx = FitContext(train=cfg.train, device=device, checkpoint_dir=str(cfg.train.checkpoint_dir),
                      resume_from=resume_from, world_size=int(os.environ.get("WORLD_SIZE", "1")))
@@ -188,8 +203,8 @@ def train(cfg: DictConfig) -> float:
     experiment_id = tracking.setup(cfg.tracking)  # fails fast on an unreachable server
     sweep_dir = _sweep_dir()
     parent_id = tracking.sweep_parent(experiment_id, sweep_dir) if sweep_dir else None
-    tags = {"git_commit": tracking.git_commit(), "data_hash": tracking.data_hash(cfg.data.processed_dir),
-            "device": device, "model": cfg.model.name}
+    tags = {"git_commit": tracking.git_commit(), "data_hash": data_hash, "device": device, "model": cfg.model.name,
+            "task": task.name}
     run_dir = _run_dir()
 
     if parent_id:
@@ -200,11 +215,12 @@ def train(cfg: DictConfig) -> float:
             Path(cfg.train.checkpoint_dir).mkdir(parents=True, exist_ok=True)
             (Path(cfg.train.checkpoint_dir) / RUN_FILE).write_text(json.dumps({"run_id": run.info.run_id}))
         if resume_run is None:
-            mlflow.log_params(tracking.flatten(cfg))
+            mlflow.log_params(tracking.readable_params(cfg, model.train_knobs))
+            _log_inputs(cfg, splits, data_hash, task)
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
-        mlflow.log_artifact(str(run_dir / "config.yaml"))
-        ctx.log_epoch = lambda epoch, metrics: mlflow.log_metrics(metrics, step=epoch)
-        ctx.log_step = lambda step, loss: mlflow.log_metric("train_loss_step", loss, step=step)
+        mlflow.log_artifact(str(run_dir / "config.yaml"))  # the whole resolved config, paths and all
+        ctx.log_epoch = lambda epoch, metrics: mlflow.log_metrics(metrics, step=epoch)  # step = epoch
+        ctx.log_step = lambda step, loss: mlflow.log_metric("train_loss_by_step", loss, step=step)
 
         model.fit(splits["train"], select_cells(splits["validation"], cfg.train.cells), ctx)
         mlflow.log_metrics(model.train_stats)
@@ -217,16 +233,23 @@ def train(cfg: DictConfig) -> float:
                 mlflow.log_metrics({f"{part.replace('-', '_')}_{k}": v for k, v in part_metrics.items()})
         mlflow.log_artifacts(str(run_dir / "eval"), artifact_path="eval")
 
+        objective_name, objective = _objective(cfg, metrics)
+        standing = Standing(objective_name, objective, _eval_hash(cfg, objective_name, data_hash))
         meta = {"model_name": cfg.model.name, "max_length": int(cfg.model.get("max_length", 128)),
                 "data_hash": tags["data_hash"], "mlflow_run_id": run.info.run_id, "metrics": metrics,
-                "segmenter": cfg.data.segmenter, "calibrated_on": cfg.train.calibrate_on}
+                "segmenter": cfg.data.get("segmenter", "syntok"), "calibrated_on": cfg.train.calibrate_on,
+                "standing": standing.to_dict()}
         model_out = model.save(run_dir / "model", meta)
+        version = None
         if cfg.tracking.log_model:
             example = {"text": splits["test"]["sentence"].head(2).tolist(), "target": splits["test"]["target"].head(2).tolist()}
-            tracking.log_model(model_out, cfg.tracking, example)
-        if not sweep_dir:
-            _publish(model_out, Path(cfg.model_dir))
-        objective_name, objective = _objective(cfg, metrics)
+            version = tracking.log_model(model_out, cfg.tracking, example)
+        description = tracking.describe_run(cfg.model.name, model.kind, task.name, data_hash,
+                                            {k: len(v) for k, v in splits.items()}, metrics, _command())
+        mlflow.set_tag("mlflow.note.content", description)
+        promoted, why = registry.promote(cfg, model_out, version, standing, description,
+                                         {**tags, **_headline(metrics)})
+        mlflow.set_tags({"promoted": str(promoted).lower(), "promotion": why})
         mlflow.log_metric("objective", objective)
         if parent_id:
             tracking.mark_best_child(parent_id, run.info.run_id, objective, sweep_dir, objective_name)
@@ -234,26 +257,47 @@ def train(cfg: DictConfig) -> float:
         mlflow.end_run()
     log.info("validation macro-F1 %.4f, test macro-F1 %.4f, %s macro-F1 %.4f (run %s)", val_metrics.get("macro_f1", 0),
              test_metrics["macro_f1"], objective_name, objective, run.info.run_id)
+    log.info("%s %s: %s", cfg.model_dir, "now holds this model" if promoted else "keeps the champion", why)
     return objective
 
 
-def _publish(model_out: Path, model_dir: Path) -> None:
-    """Replace models/peacestance with this run's model in one move."""
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = model_dir.with_name(f".{model_dir.name}-new")
-    if staging.exists():
-        shutil.rmtree(staging)
-    shutil.copytree(model_out, staging)
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    os.replace(staging, model_dir)
+def _log_inputs(cfg: DictConfig, splits: dict[str, pd.DataFrame], data_hash: str, task: TaskSpec) -> None:
+    """The splits and the blind benchmark as MLflow dataset inputs (the runs table's Dataset column)."""
+    from peacestance.benchmark import benchmark_rows
+
+    bench = benchmark_rows(cfg, task)
+    source = str(cfg.data.get("train_file") or cfg.data.get("processed_dir"))
+    tracking.log_datasets(splits, data_hash, source, bench,
+                          tracking.file_hash(cfg.benchmark.path) if bench is not None else None)
+
+
+def _eval_hash(cfg: DictConfig, objective_name: str, data_hash: str) -> str:
+    """What the objective was measured on: the benchmark file, or (validation) the data."""
+    if objective_name != "validation" and Path(cfg.benchmark.path).is_file():
+        return tracking.file_hash(cfg.benchmark.path)
+    return data_hash
+
+
+def _headline(metrics: dict[str, dict]) -> dict[str, str]:
+    return {f"{part.replace('-', '_')}_macro_f1": f"{m['macro_f1']:.4f}" for part, m in metrics.items() if "macro_f1" in m}
+
+
+def _command() -> str:
+    """The command line that reproduces this run (the entry point plus its overrides)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        overrides = list(HydraConfig.get().overrides.task)
+    except ValueError:
+        overrides = []
+    return " ".join(["peacestance-train", *overrides])
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=CONFIG_NAME)
 def main(cfg: DictConfig) -> float:
     try:
         return train(cfg)
-    except (tracking.TrackingError, FileNotFoundError) as exc:
+    except (tracking.TrackingError, FileNotFoundError, DataError) as exc:
         raise SystemExit(f"train failed: {exc}") from None
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from peacestance.data.jsonl import iter_json_objects
 from peacestance.errors import DataError
-from peacestance.schema import LABELS, PHENOMENA, TARGETS, Annotation
+from peacestance.schema import PEACE_TASK, PHENOMENA, Annotation
+from peacestance.task import TaskSpec
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'",
                          "–": "-", "—": "-", "‑": "-", "…": "..."})
@@ -27,16 +28,16 @@ def normalize(sentence: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def _parse_row(record: dict, path: Path, number: int) -> Annotation:
+def _parse_row(record: dict, path: Path, number: int, task: TaskSpec) -> Annotation:
     for key in REQUIRED_FIELDS:
         value = record.get(key)
         if not isinstance(value, str) or not value.strip():
             raise DataError("missing or empty (must be a non-empty string)", path=path, line=number, field=key)
-    if record["target"] not in TARGETS:
-        raise DataError(f"unknown target {record['target']!r}; valid: {', '.join(TARGETS)}",
+    if record["target"] not in task.targets:
+        raise DataError(f"unknown target {record['target']!r}; valid: {', '.join(task.targets)}",
                         path=path, line=number, field="target")
-    if record["label"] not in LABELS:
-        raise DataError(f"unknown label {record['label']!r}; valid: {', '.join(LABELS)}",
+    if record["label"] not in task.labels:
+        raise DataError(f"unknown label {record['label']!r}; valid: {', '.join(task.labels)}",
                         path=path, line=number, field="label")
     phenomena = record.get("phenomena") or []
     if not isinstance(phenomena, list) or any(p not in PHENOMENA for p in phenomena):
@@ -52,8 +53,8 @@ def _parse_row(record: dict, path: Path, number: int) -> Annotation:
                       label=record["label"], note=note, phenomena=tuple(phenomena), line=number, primary=not matrix)
 
 
-def read_annotations(path: str | Path) -> list[Annotation]:
-    """Parse and validate every row; conflicting or repeated (sentence, target) rows are errors."""
+def read_annotations(path: str | Path, task: TaskSpec = PEACE_TASK) -> list[Annotation]:
+    """Parse and validate every row against the task; conflicting or repeated (sentence, target) rows are errors."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -64,7 +65,7 @@ def read_annotations(path: str | Path) -> list[Annotation]:
     rows: list[Annotation] = []
     seen: dict[tuple[str, str, str], Annotation] = {}
     for number, record in iter_json_objects(text, path):
-        row = _parse_row(record, path, number)
+        row = _parse_row(record, path, number, task)
         key = (row.doc_id, normalize(row.sentence), row.target)
         if key in seen:
             first = seen[key]
@@ -109,7 +110,7 @@ def join_labels(
     return joined, unlabeled
 
 
-def check_full_matrix(annotations: list[Annotation], path: str | Path, targets=TARGETS) -> None:
+def check_full_matrix(annotations: list[Annotation], path: str | Path, targets=tuple(PEACE_TASK.targets)) -> None:
     """Every labelled sentence needs a label for every target; a missing cell names the sentence's first line."""
     cells: dict[tuple[str, str], list[Annotation]] = {}
     for row in annotations:

@@ -28,7 +28,8 @@ from peacestance.data.annotations import check_full_matrix, join_labels, read_an
 from peacestance.data.articles import Page, iter_pages, page_sentences
 from peacestance.data.split import SPLITS, grouped_split
 from peacestance.errors import DataError
-from peacestance.schema import LABELS, TARGETS, Annotation
+from peacestance.schema import Annotation
+from peacestance.task import TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +59,13 @@ def read_corpus(cfg: DictConfig) -> tuple[list[Page], dict[str, list[str]], Coun
     return pages, sentences, dropped
 
 
-def _labelled_table(rows: list[Annotation]) -> pa.Table:
+def _labelled_table(rows: list[Annotation], task: TaskSpec) -> pa.Table:
     rows = sorted(rows, key=lambda r: (r.doc_id, r.line))
     return pa.table({
         "doc_id": [r.doc_id for r in rows],
         "sentence": [r.sentence for r in rows],
         "target": [r.target for r in rows],
-        "phrase": [TARGETS[r.target] for r in rows],
+        "phrase": [task.targets[r.target] for r in rows],
         "label": [r.label for r in rows],
         "phenomena": [list(r.phenomena) for r in rows],
         "primary": [r.primary for r in rows],
@@ -83,10 +84,10 @@ def _length_stats(sentences: list[str]) -> dict[str, float]:
 
 
 def build_stats(splits: dict[str, list[Annotation]], pages: list[Page], sentences: dict[str, list[str]],
-                unlabeled: list[tuple[str, str]], dropped: Counter) -> dict:
+                unlabeled: list[tuple[str, str]], dropped: Counter, task: TaskSpec) -> dict:
     def counts(primary: bool) -> dict:
         return {split: {t: {lab: sum(1 for r in rows if r.target == t and r.label == lab and r.primary == primary)
-                            for lab in LABELS} for t in TARGETS}
+                            for lab in task.labels} for t in task.targets}
                 for split, rows in splits.items()}
 
     per_split = counts(primary=True)
@@ -105,16 +106,19 @@ def build_stats(splits: dict[str, list[Annotation]], pages: list[Page], sentence
     }
 
 
-def write_outputs(out_dir: Path, splits: dict[str, list[Annotation]], unlabeled: list[tuple[str, str]], stats: dict) -> None:
-    """Write everything into a temp folder beside ``out_dir``, then swap it in."""
+def write_outputs(out_dir: Path, splits: dict[str, list[Annotation]], unlabeled: list[tuple[str, str]], stats: dict,
+                  task: TaskSpec) -> None:
+    """Write everything (and the task spec the labels follow) into a temp folder beside ``out_dir``, then swap it in."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         for split in SPLITS:
-            pq.write_table(_labelled_table(splits[split]), tmp / f"{split}.parquet")
+            pq.write_table(_labelled_table(splits[split], task), tmp / f"{split}.parquet")
         pq.write_table(pa.table({"doc_id": [d for d, _ in unlabeled], "sentence": [s for _, s in unlabeled]}),
                        tmp / "unlabeled.parquet")
         (tmp / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        task.write(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it 0700: the processed data must stay readable by others
         old = out_dir.with_name(f".{out_dir.name}-old")
         if old.exists():
             shutil.rmtree(old)
@@ -130,16 +134,20 @@ def write_outputs(out_dir: Path, splits: dict[str, list[Annotation]], unlabeled:
 def prepare(cfg: DictConfig) -> dict:
     """Run the whole stage on ``cfg.data``; return the stats written to stats.json."""
     data = cfg.data
+    task = TaskSpec.from_config(cfg.task)
+    if task is None:
+        raise DataError("prepare labels the corpus for a task that names its labels and targets; "
+                        f"task {cfg.task.get('name')!r} leaves them to the data (use it with data=table)", field="task")
     pages, sentences, dropped = read_corpus(data)
-    annotations = read_annotations(data.annotations)
+    annotations = read_annotations(data.annotations, task)
     if data.full_matrix:
-        check_full_matrix(annotations, data.annotations)
+        check_full_matrix(annotations, data.annotations, tuple(task.targets))
     rows, unlabeled_by_doc = join_labels(sentences, annotations, data.annotations)
     splits = grouped_split(rows, {s: data.split[s] for s in SPLITS}, seed=data.split.seed)
     unlabeled = [(doc, s) for doc in sorted(unlabeled_by_doc) for s in unlabeled_by_doc[doc]
                  if len(s.split()) >= data.min_unlabeled_words]
-    stats = build_stats(splits, pages, sentences, unlabeled, dropped)
-    write_outputs(Path(data.processed_dir), splits, unlabeled, stats)
+    stats = build_stats(splits, pages, sentences, unlabeled, dropped, task)
+    write_outputs(Path(data.processed_dir), splits, unlabeled, stats, task)
     log.info("prepared %d rows from %d pages into %s", stats["labelled_rows"], len(pages), data.processed_dir)
     return stats
 

@@ -88,7 +88,10 @@ SEGMENTERS: tuple[str, ...] = tuple(_BACKENDS)
 def _backend(name: str) -> Callable[[str], list[str]]:
     if name not in _BACKENDS:
         raise ValueError(f"unknown segmenter {name!r}; choose one of {', '.join(_BACKENDS)}")
-    return _BACKENDS[name]()
+    try:
+        return _BACKENDS[name]()
+    except ImportError as exc:  # syntok ships with the core install; the others come with the [corpus] extra
+        raise ImportError(f"segmenter {name!r} is not installed ({exc.name}): pip install 'peacestance[corpus]'") from None
 
 
 # "... wrote on X. Latvia ...": a lone capital after a lower-case word is a name (X, Plan B), not an initial.

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from peacestance.task import TASK_FILE, TaskSpec
+
 SPLIT_COLUMNS = ["doc_id", "sentence", "target", "phrase", "label", "primary"]
 CELLS = ("matrix", "primary")
 
@@ -25,6 +27,17 @@ def load_splits(processed_dir: str | Path) -> dict[str, pd.DataFrame]:
             raise FileNotFoundError(f"{path} is missing: run `peacestance-prepare` (or `make prepare`) first")
         out[split] = read_split(path)
     return out
+
+
+def task_of_processed(processed_dir: str | Path, task_cfg=None) -> TaskSpec:
+    """The task prepare labelled the data for (``task.json``); older folders fall back to the task config."""
+    if (Path(processed_dir) / TASK_FILE).is_file():
+        return TaskSpec.read(processed_dir)
+    task = TaskSpec.from_config(task_cfg)
+    if task is None:
+        raise FileNotFoundError(f"{Path(processed_dir) / TASK_FILE} is missing and the task config names no labels "
+                                "and targets: run `peacestance-prepare` again")
+    return task
 
 
 def read_split(path: str | Path) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from peacestance.models.base import META_FILE, FitContext, StanceModel, read_meta
+from peacestance.task import TaskSpec
 
 #: kind written in peacestance.json -> the class that loads it. Loading never imports anything else.
 KINDS = {
@@ -27,15 +28,18 @@ def _import(path: str) -> type[StanceModel]:
     return getattr(importlib.import_module(module), name)
 
 
-def build(model_cfg: DictConfig) -> StanceModel:
-    """The recipe that ``model._target_`` names, built from the model config."""
+def build(model_cfg: DictConfig, task: TaskSpec | None = None) -> StanceModel:
+    """The recipe that ``model._target_`` names, built from the model config, for the task (default: the project's)."""
     target = model_cfg.get("_target_")
     if not target:
         raise ValueError("the model config has no _target_ (e.g. peacestance.models.cross_encoder.CrossEncoder)")
     cls = _import(target)
     if not (isinstance(cls, type) and issubclass(cls, StanceModel)):
         raise ValueError(f"model._target_={target!r} is not a peacestance StanceModel")
-    return cls(model_cfg)
+    model = cls(model_cfg)
+    if task is not None:
+        model.set_task(task)
+    return model
 
 
 def load(model_dir: str | Path) -> StanceModel:

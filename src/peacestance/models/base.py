@@ -1,7 +1,8 @@
 """The one model interface: every recipe is a StanceModel with fit, logits/scores, save and load.
 
-A model folder is plain files plus ``peacestance.json``, which names the model's kind, its
-labels and targets (id -> phrase), the calibration temperature and where it came from.
+A model folder is plain files plus ``peacestance.json``, which names the model's kind, its task
+(labels, targets id -> phrase, default target, neutral label), the calibration temperature and
+where it came from.
 Loading reads the kind from that file and asks the class registered for it (see
 ``peacestance.models.KINDS``): no class path from a file is ever imported, nothing is unpickled.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +21,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from peacestance.encoding import softmax
-from peacestance.schema import LABELS, TARGETS
+from peacestance.task import TaskSpec
 
 META_FILE = "peacestance.json"
 
@@ -49,11 +50,16 @@ class StanceModel(ABC):
     free_phrases: ClassVar[bool] = True
     #: True when fit() writes resumable checkpoints into FitContext.checkpoint_dir.
     resumable: ClassVar[bool] = False
+    #: the ``train.*`` settings this recipe reads (None: all); the run's params table shows only these
+    train_knobs: ClassVar[tuple[str, ...] | None] = None
 
-    def __init__(self, cfg: DictConfig | dict | None = None):
+    def __init__(self, cfg: DictConfig | dict | None = None, task: TaskSpec | None = None):
         self.cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg or {})
-        self.labels: tuple[str, ...] = tuple(LABELS)
-        self.targets: dict[str, str] = dict(TARGETS)
+        if task is None:
+            from peacestance.schema import PEACE_TASK
+
+            task = PEACE_TASK
+        self.set_task(task)
         self.temperature = 1.0
         self.train_stats: dict[str, float] = {}
 
@@ -78,6 +84,18 @@ class StanceModel(ABC):
 
     # ------------------------------------------------------------ shared behaviour
 
+    def set_task(self, task: TaskSpec) -> None:
+        """The labels (output order) and targets the model learns; fit may narrow targets to those seen."""
+        self._task = task
+        self.labels: tuple[str, ...] = tuple(task.labels)
+        self.targets: dict[str, str] = dict(task.targets)
+
+    @property
+    def task(self) -> TaskSpec:
+        """The task as the model now knows it (its labels and targets after fit)."""
+        default = self._task.default_target if self._task.default_target in self.targets else None
+        return replace(self._task, labels=tuple(self.labels), targets=dict(self.targets), default_target=default)
+
     def scores(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities (n, len(labels)) that sum to 1 per row."""
         if len(sentences) == 0:
@@ -95,8 +113,8 @@ class StanceModel(ABC):
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self._save_weights(out)
-        full = {**meta, "kind": self.kind, "labels": list(self.labels), "targets": dict(self.targets),
-                "temperature": float(self.temperature), "free_phrases": self.free_phrases}
+        full = {**meta, "kind": self.kind, "task": self.task.to_dict(), "labels": list(self.labels),
+                "targets": dict(self.targets), "temperature": float(self.temperature), "free_phrases": self.free_phrases}
         (out / META_FILE).write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")  # targets keep their order
         return out
 
@@ -105,8 +123,7 @@ class StanceModel(ABC):
         model_dir = Path(model_dir)
         meta = read_meta(model_dir)
         model = cls._load_weights(model_dir, meta)
-        model.labels = tuple(meta.get("labels", LABELS))
-        model.targets = dict(meta.get("targets", TARGETS))
+        model.set_task(TaskSpec.from_meta(meta, where=str(model_dir / META_FILE)))
         model.temperature = float(meta.get("temperature", 1.0))
         return model
 
@@ -134,7 +151,8 @@ def batched_scores(model, sentences: Sequence[str], phrases: Sequence[str], batc
     labels = tuple(model.labels)
     out = np.zeros((len(sentences), len(labels)), dtype=np.float32)
     live = [i for i, s in enumerate(sentences) if s]
-    out[[i for i, s in enumerate(sentences) if not s], labels.index("neutral")] = 30.0 if logits else 1.0
+    empty = [i for i, s in enumerate(sentences) if not s]
+    out[empty] = empty_scores(labels, neutral_of(model), logits)
     score = model.logits if logits else model.scores
     # By sentence length, then text, then phrase length: the pairs of one sentence sit together, so a
     # model that encodes each sentence once (an embedding head) does so once per batch, and padding
@@ -144,6 +162,24 @@ def batched_scores(model, sentences: Sequence[str], phrases: Sequence[str], batc
         idx = order[start:start + batch_size]
         out[idx] = score([sentences[i] for i in idx], [phrases[i] for i in idx])
     return out
+
+
+def neutral_of(model) -> str | None:
+    """The neutral label of a scorer: a StanceModel's task, or the meta of a model folder (ONNX)."""
+    task = getattr(model, "task", None)
+    if task is not None:
+        return task.neutral
+    meta = getattr(model, "meta", {})
+    return TaskSpec.from_meta(meta, where="model").neutral if meta else "neutral"
+
+
+def empty_scores(labels: Sequence[str], neutral: str | None, logits: bool = False) -> np.ndarray:
+    """The answer for a text with no words: the task's neutral label with certainty (uniform if it has none)."""
+    if neutral is None:
+        return np.zeros(len(labels), np.float32) if logits else np.full(len(labels), 1 / len(labels), np.float32)
+    row = np.zeros(len(labels), np.float32)
+    row[list(labels).index(neutral)] = 30.0 if logits else 1.0
+    return row
 
 
 def read_meta(model_dir: str | Path) -> dict[str, Any]:

@@ -130,12 +130,12 @@ class CrossEncoder(StanceModel):
         data = {"train": _dataset(train, self.tokenizer, self.max_length, self.labels),
                 "validation": _dataset(validation, self.tokenizer, self.max_length, self.labels)}
         val_targets = validation["target"].tolist()
-        labels = self.labels
+        labels, task = self.labels, self.task
 
         def compute_metrics(eval_pred):
             logits, gold = eval_pred
             pred = [labels[i] for i in np.asarray(logits).argmax(axis=1)]
-            return stance_metrics([labels[i] for i in gold], pred, val_targets[: len(pred)])
+            return stance_metrics([labels[i] for i in gold], pred, val_targets[: len(pred)], task=task)
 
         args = TrainingArguments(
             output_dir=str(ctx.checkpoint_dir), num_train_epochs=t.epochs, learning_rate=t.lr,

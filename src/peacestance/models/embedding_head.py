@@ -135,6 +135,8 @@ def pair_features(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 class EmbeddingHead(StanceModel):
     kind = "embedding_head"
+    # No epochs, no optimizer: only these train.* settings mean anything to this recipe.
+    train_knobs = ("seed", "cells", "objective", "calibrate_on", "device", "eval_batch_size", "promote")
 
     def __init__(self, cfg=None):
         super().__init__(cfg)

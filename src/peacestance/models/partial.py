@@ -183,4 +183,4 @@ class PartialFineTune(CrossEncoder):
                 fed["states"], mask = self._pad(cache, idx)
                 logits = self.network(input_ids=torch.zeros(mask.shape, dtype=torch.long), attention_mask=mask).logits
                 pred[idx] = logits.argmax(-1).numpy()
-        return stance_metrics(frame["label"].tolist(), [self.labels[i] for i in pred])
+        return stance_metrics(frame["label"].tolist(), [self.labels[i] for i in pred], task=self.task)

@@ -27,6 +27,8 @@ def pair_text(sentence: str, phrase: str) -> str:
 
 class TfidfModel(StanceModel):
     kind = "tfidf"
+    # No epochs, no optimizer: only these train.* settings mean anything to this recipe.
+    train_knobs = ("seed", "cells", "objective", "calibrate_on", "device", "eval_batch_size", "promote")
 
     def fit(self, train: pd.DataFrame, validation: pd.DataFrame, ctx: FitContext) -> None:
         cfg = self.cfg

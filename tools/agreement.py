@@ -1,8 +1,10 @@
 """Inter-annotator agreement: draw the double-labelling sample, then compute Cohen's kappa.
 
-    python -m peacestance.agreement sample   # (re)draws data/raw/agreement/sample.jsonl (no labels)
-    python -m peacestance.agreement          # kappa per target and overall vs. the second pass
-    python -m peacestance.agreement --dir data/raw/matrix   # the same for the matrix-completion cells
+    python tools/agreement.py sample   # (re)draws data/raw/agreement/sample.jsonl (no labels)
+    python tools/agreement.py          # kappa per target and overall vs. the second pass
+    python tools/agreement.py --dir data/raw/matrix   # the same for the matrix-completion cells
+
+Corpus maintenance: kept out of the importable library (``make agreement`` runs it).
 
 The sample is stratified by target and seeded, so it is the same every time;
 the second annotator sees only (doc_id, sentence, target), never a label.

@@ -1,6 +1,6 @@
 """Audit the labelled corpus for shortcuts a model could learn instead of stance.
 
-    python -m peacestance.data.audit      # counts, names-only baseline, keyword leaks (JSON)
+    python tools/audit.py      # counts, names-only baseline, keyword leaks (JSON); corpus maintenance, not library
 
 A names-only model (TF-IDF over the capitalised names in a sentence, plus the
 target) should do little better than chance: if it did well, the corpus would
