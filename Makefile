@@ -6,7 +6,7 @@ TORCH_VERSION ?= 2.13.0
 STORE  ?= sqlite:///experiments/mlflow.db
 ARGS   ?=
 
-.PHONY: install install-dev prepare train test repro ui bench bench-segmenters agreement benchmark ablation clean
+.PHONY: install install-dev prepare train test repro ui bench bench-segmenters soak agreement benchmark ablation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: install-dev
 bench-segmenters: install-dev
 	$(BIN)/python benchmarks/segmenters.py
 
+## Concurrent serve requests, a killed training resumed, killed prepares (not in CI; a few minutes).
+soak: install-dev
+	$(BIN)/python benchmarks/soak.py $(ARGS)
+
 agreement: install
 	$(BIN)/python tools/agreement.py
 	$(BIN)/python tools/agreement.py --dir data/raw/matrix
@@ -64,7 +68,7 @@ benchmark: install
 	$(BIN)/python -m peacestance.benchmark score $(ARGS)
 
 ## Every recipe of the quality ablation as one MLflow parent run, then its table (about 80 min on 2 CPU cores).
-ABLATION ?= baseline_tfidf,minilm_default,mpnet_head,mpnet_pair,mpnet_head_cls,mpnet_head_matrix,mpnet_partial,best
+ABLATION ?= baseline_tfidf,minilm_default,mpnet_head,mpnet_pair,mpnet_head_cls,mpnet_head_matrix,mpnet_gate,mpnet_partial,best
 ablation: install
 	$(BIN)/peacestance-train -m experiment=$(ABLATION) tracking.log_model=false
 	$(BIN)/python benchmarks/ablation.py

@@ -15,8 +15,16 @@ FAVOR = "Paris strongly supports security guarantees for Kyiv."
 AGAINST = "Rome firmly opposes a European troop deployment."
 
 
+class _Stdin(io.StringIO):
+    """Text stdin with the byte stream the CLI reads (sys.stdin.buffer)."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.buffer = io.BytesIO(text.encode("utf-8"))
+
+
 def run_cli(args, monkeypatch, capsys, stdin=""):
-    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    monkeypatch.setattr(sys, "stdin", _Stdin(stdin))
     code = cli(args)
     out = capsys.readouterr()
     return code, out.out, out.err
@@ -42,8 +50,9 @@ def test_csv_and_table_formats(tiny_model_dir, monkeypatch, capsys):
 
 def test_malformed_jsonl_line_stops_with_its_number(tiny_model_dir, monkeypatch, capsys):
     stdin = f"{FAVOR}\n" + '{"text": "broken"\n'
-    with pytest.raises(SystemExit, match=r"line 2: bad JSONL input .*--skip-bad"):
-        run_cli(["--model", str(tiny_model_dir)], monkeypatch, capsys, stdin=stdin)
+    code, out, err = run_cli(["--model", str(tiny_model_dir)], monkeypatch, capsys, stdin=stdin)
+    assert code == 2 and err.strip().endswith("line 2: bad JSONL input (Expecting ',' delimiter); fix it or pass --skip-bad")
+    assert len(out.splitlines()) == 1  # the line before the bad one was scored and written
 
 
 def test_skip_bad_reports_and_goes_on(tiny_model_dir, monkeypatch, capsys):

@@ -76,6 +76,24 @@ def test_embedding_head_learns_saves_and_loads(splits, tiny_encoder, tmp_path, h
     assert json.loads((tmp_path / "m" / "peacestance.json").read_text())["free_phrases"] is (head == "pair")
 
 
+def test_relevance_gate_answers_neutral_off_target_and_keeps_the_stance_on_target(splits, tiny_encoder, tmp_path):
+    cfg = compose(["model=mpnet_gate", f"model.encoder={tiny_encoder}", "model.C=20", "model.gate_C=20",
+                   "model.normalize=false"]).model
+    with pytest.raises(ValueError, match="needs model.head=per_target and every cell .*train.cells=matrix"):
+        models.build(cfg).fit(splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
+    gated = models.build(cfg)
+    gated.fit(splits["train"], splits["validation"], _ctx())  # every cell
+    test = splits["test"]
+    on, off = test[test["primary"]], test[~test["primary"]]
+    assert _macro_f1(gated, on) >= 0.8
+    probs = batched_scores(gated, off["sentence"].tolist(), off["phrase"].tolist(), 32)
+    assert (probs.argmax(1) == gated.labels.index("neutral")).mean() >= 0.9  # off-target cells: neutral
+    gated.save(tmp_path / "g", {"model_name": "tiny_gate"})
+    loaded = models.load(tmp_path / "g")
+    np.testing.assert_allclose(batched_scores(loaded, off["sentence"].tolist()[:30], off["phrase"].tolist()[:30], 32),
+                               probs[:30], atol=1e-5)
+
+
 def test_per_target_head_refuses_a_free_phrase_and_pair_head_answers(splits, tiny_encoder):
     train = splits["train"][splits["train"]["primary"]]
     per_target = models.build(compose(["model=mpnet_head", f"model.encoder={tiny_encoder}"]).model)

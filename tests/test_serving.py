@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -63,10 +64,22 @@ def test_mlflow_models_serve_answers_invocations(registry, tmp_path, monkeypatch
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as resp:
             answer = json.loads(resp.read())
+        bad = {}
+        for name, record in {"int_target": {"text": "x", "target": 5}, "null_text": {"text": None, "target": "troops"},
+                             "unknown_id": {"text": "x", "target": "nato"}}.items():
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(
+                {"dataframe_records": [record]}).encode(), headers={"Content-Type": "application/json"})
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(request, timeout=60)
+            bad[name] = (err.value.code, json.loads(err.value.read()).get("message", ""))
     preds = answer["predictions"]
     assert [p["label"] for p in preds] == [p.label for p in local] == ["against", "favor"]
     assert all(abs(p[k] - q.scores[k]) < 1e-4 for p, q in zip(preds, local) for k in ("favor", "against", "neutral"))
     assert all(abs(p["favor"] + p["against"] + p["neutral"] - 1) < 1e-4 for p in preds)
+    assert {code for code, _ in bad.values()} == {400}, bad
+    assert "row 0: 'target' must be a string" in bad["int_target"][1], bad
+    assert "'text' must be a string, got null" in bad["null_text"][1], bad
+    assert "unknown target id 'nato'; valid ids: guarantees, troops" in bad["unknown_id"][1], bad
 
 
 def test_training_logs_through_a_tracking_server(registry, tmp_path):

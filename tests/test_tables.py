@@ -38,6 +38,12 @@ def make_rows(n: int, seed: int) -> list[dict]:
     return rows
 
 
+def _stdin(text: str):
+    stream = io.StringIO(text)
+    stream.buffer = io.BytesIO(text.encode("utf-8"))
+    return stream
+
+
 def table_overrides(root: Path, *extra: str) -> list[str]:
     return ["data=table", f"data.train_file={root / 'train.csv'}", f"data.test_file={root / 'test.csv'}",
             "model=tiny", "train.epochs=8", "train.lr=3e-3", "train.batch_size=16", "train.objective=validation",
@@ -80,12 +86,12 @@ def test_python_api_answers_with_the_tables_labels(table_run):
 
 @pytest.mark.slow
 def test_cli_reads_labels_and_default_target_from_the_model(table_run, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "stdin", io.StringIO("The council rejects school uniforms in item 7.\n"))
+    monkeypatch.setattr(sys, "stdin", _stdin("The council rejects school uniforms in item 7.\n"))
     assert cli(["--model", str(table_run["root"] / "model"), "--format", "csv", "--target", "school_uniforms"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "text,target,label,con,none,pro"
     assert lines[1].split(",")[1:3] == ["school_uniforms", "con"]
-    monkeypatch.setattr(sys, "stdin", io.StringIO("Teachers welcome a four-day working week in item 9.\n"))
+    monkeypatch.setattr(sys, "stdin", _stdin("Teachers welcome a four-day working week in item 9.\n"))
     assert cli(["--model", str(table_run["root"] / "model")]) == 0  # no --target: the model's first target
     row = json.loads(capsys.readouterr().out)
     assert (row["target"], row["label"]) == ("four_day_week", "pro")

@@ -6,12 +6,16 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from peacestance.config_schema import register as register_schemas
+
 # The configs ship inside the package (a wheel installed anywhere finds them); the repository's
 # top-level configs/ is a link to this folder. A user adds their own with Hydra's --config-dir.
 CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
 # The checkout, when running from one (git commit of a run, tests); meaningless for a wheel install.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_NAME = "config"
+
+register_schemas()
 
 
 def compose(overrides: list[str] | None = None) -> DictConfig:

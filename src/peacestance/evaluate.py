@@ -15,7 +15,9 @@ import hydra
 from omegaconf import DictConfig
 
 from peacestance.config import CONFIG_DIR, CONFIG_NAME
+from peacestance.config_schema import ConfigError, check_config
 from peacestance.errors import DataError
+from peacestance.models.base import ModelFolderError
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,9 @@ def evaluate(cfg: DictConfig, model_source: str | None = None) -> dict[str, dict
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=CONFIG_NAME)
 def main(cfg: DictConfig) -> None:
     try:
+        check_config(cfg)
         results = evaluate(cfg)
-    except (FileNotFoundError, DataError) as exc:
+    except (FileNotFoundError, DataError, ConfigError, ModelFolderError) as exc:
         raise SystemExit(f"evaluate failed: {exc}") from None
     print(json.dumps({part: {k: round(m[k], 4) for k in ("macro_f1", "f_avg", "accuracy", "ece")} for part, m in results.items()}))
 

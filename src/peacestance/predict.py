@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from peacestance.models.base import META_FILE, batched_scores, check_phrases, empty_scores, read_meta
+from peacestance.models.base import (META_FILE, ModelFolderError, batched_scores, check_manifest, check_phrases,
+                                     empty_scores, read_meta)
 from peacestance.runtime import check_bf16, pick_device
 from peacestance.schema import target_phrase
 from peacestance.task import TaskSpec
@@ -65,6 +66,8 @@ class Predictor:
             raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
         self.model_dir = Path(model_dir)
         meta = read_meta(model_dir)
+        if backend == "onnx":
+            check_manifest(self.model_dir, meta)  # the torch path checks it in models.load
         self.kind = meta.get("kind", "transformer")
         self.batch_size = int(batch_size)
         self.device = pick_device(device)
@@ -94,6 +97,14 @@ class Predictor:
         self.task: TaskSpec = TaskSpec.from_meta(meta, where=str(self.model_dir / META_FILE))
         self.targets: dict[str, str] = dict(self.task.targets)
         self.labels: tuple[str, ...] = tuple(self.task.labels)
+        self._check_forward()
+
+    def _check_forward(self) -> None:
+        """One probe pair through the loaded weights: NaN or infinite scores mean a corrupt model, said at load."""
+        probe = self.score_pairs(["A ceasefire was discussed at the meeting."], [next(iter(self.targets.values()))])
+        if not np.isfinite(probe).all():
+            raise ModelFolderError(f"{self.model_dir}: the loaded weights give non-finite scores on a probe sentence; "
+                                   "a weight file is corrupt (retrain, or copy the folder again)")
 
     @property
     def empty_prediction(self) -> Prediction:
@@ -257,46 +268,96 @@ def predict(texts: str | Sequence[str], target: str | Sequence[str] | None = Non
 # ---------------------------------------------------------------- CLI
 
 
-def _read_inputs(stream, default_target: str, skip_bad: bool) -> tuple[list[str], list[str], list[str]]:
-    texts, targets, bad = [], [], []
-    for number, line in enumerate(stream, start=1):
-        line = line.rstrip("\n")
-        if not line.strip():
-            continue
-        if line.lstrip().startswith("{"):
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                    raise ValueError('needs a string "text" field')
-                target = record.get("target", default_target)
-                if not isinstance(target, str):
-                    raise ValueError('"target" must be a string')
-            except ValueError as exc:
-                message = f"line {number}: bad JSONL input ({exc})"
-                if not skip_bad:
-                    raise SystemExit(f"peacestance-predict: {message}; fix it or pass --skip-bad") from None
-                bad.append(message)
-                continue
-            texts.append(record["text"])
-            targets.append(target)
-        else:
-            texts.append(line)
-            targets.append(default_target)
-    return texts, targets, bad
+class BadLine(ValueError):
+    """One input line that cannot be scored: bad JSON, bad encoding, a target the model does not know."""
 
 
-def _write(rows: list[dict], fmt: str, out, labels: Sequence[str]) -> None:
+def _parse_line(raw: bytes, number: int, default_target: str, predictor: Predictor) -> tuple[str, str] | None:
+    """(text, target) of one input line, None for a blank line; BadLine names what is wrong."""
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise BadLine(f"line {number}: not UTF-8 (byte {exc.start})") from None
+    if not line.strip():
+        return None
+    text, target = line, default_target
+    if line.lstrip().startswith("{"):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadLine(f"line {number}: bad JSONL input ({exc.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise BadLine(f'line {number}: bad JSONL input (needs a string "text" field)')
+        target = record.get("target", default_target)
+        if not isinstance(target, str):
+            raise BadLine(f'line {number}: bad JSONL input ("target" must be a string, got {json.dumps(target)})')
+        text = record["text"]
+    try:
+        predictor._phrases(target, 1)
+    except ValueError as exc:
+        raise BadLine(f"line {number}: {exc}") from None
+    return text, target
+
+
+def _write(rows: list[dict], fmt: str, out, labels: Sequence[str], header: bool) -> None:
     if fmt == "jsonl":
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     elif fmt == "csv":
         writer = csv.writer(out)
-        writer.writerow(["text", "target", "label", *labels])
+        if header:
+            writer.writerow(["text", "target", "label", *labels])
         for row in rows:
             writer.writerow([row["text"], row["target"], row["label"], *(f"{row['scores'][k]:.4f}" for k in labels)])
     else:
         for row in rows:
             out.write(f"{row['label']:<8} {row['scores'][row['label']]:.2f}  {row['target']:<12} {row['text'][:90]}\n")
+    out.flush()
+
+
+def _open_input(name: str):
+    if name == "-":
+        return sys.stdin.buffer
+    path = Path(name)
+    if path.is_dir():
+        raise FileNotFoundError(f"--input {name} is a folder, not a file")
+    if not path.is_file():
+        raise FileNotFoundError(f"--input {name}: no such file")
+    return open(path, "rb")
+
+
+def _stream(args, predictor: Predictor, out) -> tuple[int, int]:
+    """Score the input chunk by chunk, writing each chunk as it is done: memory stays flat. (scored, skipped)"""
+    scored = skipped = 0
+    chunk: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        nonlocal scored
+        if chunk:
+            texts, targets = [t for t, _ in chunk], [g for _, g in chunk]
+            preds = predictor.predict(texts, targets)
+            _write([{"text": t, "target": g, **p.to_dict()} for t, g, p in zip(texts, targets, preds)], args.format, out,
+                   predictor.labels, header=scored == 0)
+            scored += len(chunk)
+            chunk.clear()
+
+    with _open_input(args.input) as stream:
+        for number, raw in enumerate(stream, start=1):
+            try:
+                item = _parse_line(raw, number, args.target, predictor)
+            except BadLine as exc:
+                if not args.skip_bad:
+                    flush()  # what came before the bad line is not lost
+                    raise
+                print(f"peacestance-predict: skipped {exc}", file=sys.stderr)
+                skipped += 1
+                continue
+            if item is not None:
+                chunk.append(item)
+            if len(chunk) >= args.chunk:
+                flush()
+        flush()
+    return scored, skipped
 
 
 def cli(argv: list[str] | None = None) -> int:
@@ -307,34 +368,40 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", default="-", help="file of lines (plain text or JSONL {text, target}); - for stdin")
     parser.add_argument("--format", choices=("jsonl", "csv", "table"), default="jsonl")
     parser.add_argument("--article", action="store_true", help="treat the input as one page and print the analysis")
-    parser.add_argument("--skip-bad", action="store_true", help="skip malformed JSONL lines and report them on stderr")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip lines that cannot be scored (bad JSON, encoding or target), report each on stderr")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--chunk", type=int, default=1024, help="lines scored and written at a time")
     parser.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32",
                         help="bf16 where the CPU/GPU supports it; int8 with --backend onnx")
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="onnx needs peacestance[onnx]")
     args = parser.parse_args(argv)
+    if args.batch_size < 1 or args.chunk < 1:
+        parser.error("--batch-size and --chunk must be positive integers")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # stderr carries this tool's own messages, one line each
     try:
         predictor = load_predictor(args.model, batch_size=args.batch_size, precision=args.precision, backend=args.backend)
         args.target = args.target or predictor.task.first_target
-        target_phrase(args.target, predictor.targets)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"peacestance-predict: {exc}", file=sys.stderr)
-        return 2
-    stream = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
-    with stream:
+        predictor._phrases(args.target, 1)
         if args.article:
-            print(json.dumps(predictor.analyze(stream.read()), indent=2, ensure_ascii=False))
+            with _open_input(args.input) as stream:
+                page = stream.read().decode("utf-8", errors="replace")
+            print(json.dumps(predictor.analyze(page), indent=2, ensure_ascii=False))
             return 0
-        texts, targets, bad = _read_inputs(stream, args.target, args.skip_bad)
-    for message in bad:
-        print(f"peacestance-predict: skipped {message}", file=sys.stderr)
-    try:
-        preds = predictor.predict(texts, targets)
-    except ValueError as exc:
+        scored, skipped = _stream(args, predictor, sys.stdout)
+    except BrokenPipeError:  # `| head`: the reader has gone, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except BadLine as exc:
+        print(f"peacestance-predict: {exc}; fix it or pass --skip-bad", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"peacestance-predict: {exc}", file=sys.stderr)
         return 2
-    rows = [{"text": t, "target": g, **p.to_dict()} for t, g, p in zip(texts, targets, preds)]
-    _write(rows, args.format, sys.stdout, predictor.labels)
+    if skipped:
+        print(f"peacestance-predict: {scored} lines scored, {skipped} skipped", file=sys.stderr)
     return 0
 
 

@@ -38,16 +38,26 @@ PHENOMENA: tuple[str, ...] = (
 def target_phrase(target: str, targets: dict[str, str] | None = None) -> str:
     """Return the phrase for a target id, or the text itself when it is a free phrase.
 
-    A string that looks like an id (no spaces) but is not one is a typo, not a
-    phrase: it raises so the caller sees the valid ids instead of a silent guess.
+    An id typed in another case or with ``-`` for ``_`` (``Troops``, ``us-backstop``) is that id.
+    A string that looks like an id (one lower-case word, or words joined by ``_`` / ``-``) but is
+    none is a typo, not a phrase: it raises with the valid ids instead of a silent guess.
     """
     targets = TARGETS if targets is None else targets
+    if not isinstance(target, str):
+        raise ValueError(f"a target must be a string (an id or a phrase), not {type(target).__name__}; "
+                         f"valid ids: {', '.join(targets)}")
     if target in targets:
         return targets[target]
     text = target.strip()
     if not text:
         raise ValueError(f"empty target; valid ids: {', '.join(targets)}")
-    if " " not in text and text.replace("_", "").isalnum() and text.islower():
+    folded = {key.lower().replace("-", "_"): key for key in targets}
+    key = folded.get(text.lower().replace("-", "_"))
+    if key is not None:
+        return targets[key]
+    looks_like_id = " " not in text and text.replace("_", "").replace("-", "").isalnum() and (
+        text.islower() or "_" in text or "-" in text)
+    if looks_like_id:
         raise ValueError(f"unknown target id {target!r}; valid ids: {', '.join(targets)} (or pass a free phrase with spaces)")
     return text
 

@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from peacestance import models, registry, tracking
 from peacestance.config import CONFIG_DIR, CONFIG_NAME
+from peacestance.config_schema import ConfigError, check_config
 from peacestance.data.splits import load_splits, select_cells, task_of_processed
 from peacestance.errors import DataError
 from peacestance.data.tables import FORMATS, data_fingerprint, load_table_splits
@@ -73,18 +74,58 @@ def _run_name(cfg: DictConfig) -> str:
 
 
 def _resume_state(cfg: DictConfig) -> tuple[str | None, str | None]:
-    """(checkpoint to resume from, MLflow run id to continue) when train.resume is on."""
+    """(checkpoint to resume from, MLflow run id to continue) when train.resume is on; touches nothing."""
     ckpt_dir = Path(cfg.train.checkpoint_dir)
     if not cfg.train.resume:
-        if ckpt_dir.exists():
-            shutil.rmtree(ckpt_dir)  # a fresh run must not pick up another run's checkpoints
         return None, None
-    checkpoints = sorted(ckpt_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
     run_file = ckpt_dir / RUN_FILE
+    checkpoints = sorted(ckpt_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
     if not checkpoints or not run_file.is_file():
         raise FileNotFoundError(f"train.resume=true but {ckpt_dir} holds no checkpoint of an earlier run; "
                                 "start without train.resume")
-    return str(checkpoints[-1]), json.loads(run_file.read_text())["run_id"]
+    for checkpoint in reversed(checkpoints):  # the newest one that was written completely
+        problem = _incomplete(checkpoint)
+        if problem is None:
+            return str(checkpoint), json.loads(run_file.read_text())["run_id"]
+        log.warning("skipping %s: %s", checkpoint, problem)
+    raise FileNotFoundError(f"train.resume=true but no checkpoint in {ckpt_dir} is complete (the newest: "
+                            f"{_incomplete(checkpoints[-1])}); start without train.resume")
+
+
+def _incomplete(checkpoint: Path) -> str | None:
+    """Why a Trainer checkpoint cannot be resumed from (a file missing or torn), or None when it can."""
+    from safetensors import safe_open
+
+    for name in ("trainer_state.json", "model.safetensors", "optimizer.pt"):
+        if not (checkpoint / name).is_file():
+            return f"no {name}"
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        with safe_open(str(checkpoint / "model.safetensors"), framework="pt") as weights:
+            for key in weights.keys():
+                weights.get_slice(key)
+    except (ValueError, OSError, Exception) as exc:  # noqa: BLE001 - safetensors raises its own error types
+        return f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"
+    return None
+
+
+def _fresh_checkpoints(cfg: DictConfig) -> None:
+    """A fresh run owns the checkpoint folder: the earlier run's checkpoints go, and a run left RUNNING
+    there (killed) is marked KILLED. Called only once the new MLflow run has started cleanly."""
+    ckpt_dir = Path(cfg.train.checkpoint_dir)
+    run_file = ckpt_dir / RUN_FILE
+    if run_file.is_file():
+        from mlflow.tracking import MlflowClient
+
+        try:
+            old = MlflowClient().get_run(json.loads(run_file.read_text())["run_id"])
+            if old.info.status == "RUNNING":
+                MlflowClient().set_tag(old.info.run_id, "ended_because", "killed; found RUNNING when a new run started")
+                MlflowClient().set_terminated(old.info.run_id, status="KILLED")
+        except Exception as exc:  # noqa: BLE001 - another store, a deleted run: nothing to mark
+            log.info("could not check the earlier run in %s: %s", run_file, exc)
+    if ckpt_dir.exists():
+        shutil.rmtree(ckpt_dir)  # a fresh run must not pick up another run's checkpoints
 
 
 def _data(cfg: DictConfig) -> tuple[dict[str, pd.DataFrame], TaskSpec, str]:
@@ -186,6 +227,7 @@ def train(cfg: DictConfig) -> float:
     import mlflow
     import torch
 
+    check_config(cfg)
     _check_choices(cfg)
     if cfg.train.threads:
         torch.set_num_threads(int(cfg.train.threads))
@@ -212,6 +254,8 @@ def train(cfg: DictConfig) -> float:
     with mlflow.start_run(run_id=resume_run, experiment_id=experiment_id, nested=bool(parent_id), tags=tags,
                           run_name=None if resume_run else _run_name(cfg)) as run:
         if model.resumable:
+            if resume_run is None:
+                _fresh_checkpoints(cfg)
             Path(cfg.train.checkpoint_dir).mkdir(parents=True, exist_ok=True)
             (Path(cfg.train.checkpoint_dir) / RUN_FILE).write_text(json.dumps({"run_id": run.info.run_id}))
         if resume_run is None:
@@ -297,7 +341,7 @@ def _command() -> str:
 def main(cfg: DictConfig) -> float:
     try:
         return train(cfg)
-    except (tracking.TrackingError, FileNotFoundError, DataError) as exc:
+    except (tracking.TrackingError, FileNotFoundError, DataError, ConfigError) as exc:
         raise SystemExit(f"train failed: {exc}") from None
 
 

@@ -10,6 +10,7 @@ all go through it, so a labelled sentence is always found the way it is served.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,16 @@ def strip_dateline(paragraph: str) -> str:
     return paragraph
 
 
+_PLAIN_SENTENCE = re.compile(r"[.][\"'”’)\]]*$")
+
+
+def _looks_like_title(line: str) -> bool:
+    """A heading, or a line that does not end like a sentence of running text (at least 8 words and a full stop)."""
+    if _MD_HEADING.match(line):
+        return True
+    return not (_PLAIN_SENTENCE.search(line) and len(line.split()) >= 8)
+
+
 def clean_text(text: str, title: str | None = None, may_wrap: bool = True) -> tuple[str, list[str], Counter]:
     """Split a text page into (title, body paragraphs, dropped-line counts).
 
@@ -93,8 +104,10 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True) -> tu
             close()
             continue
         if title is None:
-            title = _MD_HEADING.sub("", line).strip()
-            continue
+            title = ""
+            if _looks_like_title(line):
+                title = _MD_HEADING.sub("", line).strip()
+                continue  # a plain text that opens with a sentence has no title: that sentence is body
         if title and _MD_HEADING.sub("", line).strip().casefold() == title.casefold():
             dropped["heading"] += 1  # the headline repeated in the body (HTML <h1> beside <title>)
             continue
@@ -173,7 +186,20 @@ def _read_text(path: Path) -> str:
         raise DataError(f"not UTF-8 (byte {exc.start}); re-save the file as UTF-8", path=path, line=line) from exc
     if not text.strip():
         raise DataError("empty page", path=path)
+    _check_control_characters(text, path)
     return text
+
+
+MAX_CONTROL_SHARE = 0.001  # of a page's characters: a stray one is noise, more is a binary or corrupt file
+
+
+def _check_control_characters(text: str, path: Path) -> None:
+    """Valid UTF-8 full of control bytes is not a page: stop (or skip, with data.on_bad_page) naming the first."""
+    controls = [i for i, ch in enumerate(text) if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t"]
+    if controls and len(controls) > max(2, MAX_CONTROL_SHARE * len(text)):
+        line = text.count("\n", 0, controls[0]) + 1
+        raise DataError(f"{len(controls)} control characters (first U+{ord(text[controls[0]]):04X}); a binary or "
+                        "corrupt file, not a page", path=path, line=line)
 
 
 def _page_from_text(doc_id: str, text: str, path: Path, title: str | None = None, line: int | None = None,

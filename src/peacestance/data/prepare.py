@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from peacestance.config import CONFIG_DIR, CONFIG_NAME
+from peacestance.config_schema import ConfigError, check_config
 from peacestance.data.annotations import check_full_matrix, join_labels, read_annotations
 from peacestance.data.articles import Page, iter_pages, page_sentences
 from peacestance.data.split import SPLITS, grouped_split
@@ -155,8 +156,9 @@ def prepare(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=CONFIG_NAME)
 def main(cfg: DictConfig) -> None:
     try:
+        check_config(cfg)
         stats = prepare(cfg)
-    except DataError as exc:
+    except (DataError, ConfigError) as exc:
         raise SystemExit(f"prepare failed: {exc}") from None
     print(json.dumps({s: sum(sum(v.values()) for v in stats["rows"][s].values()) for s in SPLITS}))
 

@@ -114,7 +114,8 @@ class StanceModel(ABC):
         out.mkdir(parents=True, exist_ok=True)
         self._save_weights(out)
         full = {**meta, "kind": self.kind, "task": self.task.to_dict(), "labels": list(self.labels),
-                "targets": dict(self.targets), "temperature": float(self.temperature), "free_phrases": self.free_phrases}
+                "targets": dict(self.targets), "temperature": float(self.temperature), "free_phrases": self.free_phrases,
+                "manifest": manifest(out)}
         (out / META_FILE).write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")  # targets keep their order
         return out
 
@@ -122,10 +123,47 @@ class StanceModel(ABC):
     def load(cls, model_dir: str | Path) -> StanceModel:
         model_dir = Path(model_dir)
         meta = read_meta(model_dir)
+        check_manifest(model_dir, meta)
         model = cls._load_weights(model_dir, meta)
         model.set_task(TaskSpec.from_meta(meta, where=str(model_dir / META_FILE)))
         model.temperature = float(meta.get("temperature", 1.0))
         return model
+
+
+def manifest(folder: Path) -> dict[str, str]:
+    """sha256 of every file in a model folder (but its peacestance.json): written at save, checked at load."""
+    import hashlib
+
+    out = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != META_FILE):
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        out[path.relative_to(folder).as_posix()] = digest.hexdigest()
+    return out
+
+
+def check_manifest(model_dir: Path, meta: dict[str, Any]) -> None:
+    """A missing or changed file is an error naming it, before anything is loaded from it.
+
+    Folders saved before manifests existed carry none and load unchecked.
+    """
+    expected = meta.get("manifest")
+    if not expected:
+        return
+    found = manifest(model_dir)
+    for name, digest in expected.items():
+        if name not in found:
+            raise ModelFolderError(f"{model_dir / name}: missing from the model folder (listed in its {META_FILE}); "
+                                   "copy the whole folder again or retrain")
+        if found[name] != digest:
+            raise ModelFolderError(f"{model_dir / name}: changed since the model was saved (sha256 differs from its "
+                                   f"{META_FILE}); the file is corrupt or from another model")
+
+
+class ModelFolderError(ValueError):
+    """A model folder that is incomplete, changed or gives nonsense: named, never loaded silently."""
 
 
 def check_phrases(phrases: Sequence[str], targets: dict[str, str], free: bool, kind: str) -> None:

@@ -8,6 +8,12 @@ few layers), then a logistic-regression head decides the label:
 * ``head: pair``: one head over [u, v, u*v, |u-v|] of the sentence embedding u and the
   target phrase's embedding v (a bi-encoder), so a free phrase still gets an answer.
 
+``gate: relevance`` (per-target heads) adds a second classifier per target, trained on every
+cell of the target matrix (``train.cells=matrix``): does the sentence speak to this target at
+all? The stance head, trained on the sentences that do, answers only when the gate says yes;
+otherwise the answer is neutral. A stance head never sees an off-target sentence, so without a
+gate it takes sides on sentences about something else (what ``analyze()`` asks all day).
+
 The encoder is copied into the model folder (``encoder/``), so the folder serves on its own.
 """
 
@@ -142,6 +148,7 @@ class EmbeddingHead(StanceModel):
         super().__init__(cfg)
         self.encoder: SentenceEncoder | None = None
         self.heads: dict[str, LogisticRegression] = {}
+        self.gates: dict[str, LogisticRegression] = {}
         self._phrase_cache: dict[str, np.ndarray] = {}
 
     @property
@@ -168,16 +175,27 @@ class EmbeddingHead(StanceModel):
         v = np.stack([self._phrase_cache[p] for p in phrases])
         return pair_features(u, v)
 
-    def _classifier(self, seed: int) -> LogisticRegression:
+    def _classifier(self, seed: int, C: float | None = None) -> LogisticRegression:
         weight = self.cfg.get("class_weight", "balanced")
-        return LogisticRegression(C=float(self.cfg.get("C", 1.0)), class_weight=weight if weight else None,
-                                  max_iter=3000, random_state=seed)
+        return LogisticRegression(C=float(C if C is not None else self.cfg.get("C", 1.0)),
+                                  class_weight=weight if weight else None, max_iter=3000, random_state=seed)
+
+    @property
+    def gated(self) -> bool:
+        gate = self.cfg.get("gate") or "none"
+        if gate not in ("none", "relevance"):
+            raise ValueError(f"model.gate must be none or relevance, not {gate!r}")
+        return gate == "relevance"
 
     def fit(self, train: pd.DataFrame, validation: pd.DataFrame, ctx: FitContext) -> None:
         import time
 
         if self.head_kind not in ("per_target", "pair"):
             raise ValueError(f"model.head must be per_target or pair, not {self.head_kind!r}")
+        primary_rows = train["primary"].to_numpy(dtype=bool) if "primary" in train.columns else np.ones(len(train), bool)
+        if self.gated and (self.head_kind != "per_target" or primary_rows.all()):
+            raise ValueError("model.gate=relevance needs model.head=per_target and every cell of the target matrix "
+                             "(train.cells=matrix): the gate learns from the cells a sentence does not speak to")
         start = time.perf_counter()
         self.encoder = self._encoder(resolve(self.cfg.encoder)).to(ctx.device)
         x = self._features(train["sentence"].tolist(), train["phrase"].tolist())
@@ -191,6 +209,12 @@ class EmbeddingHead(StanceModel):
             self.targets = {t: seen[t] for t in [*self.targets, *seen] if t in seen}
             for target, phrase in self.targets.items():
                 rows = (train["phrase"] == phrase).to_numpy()
+                if self.gated:  # stance from the sentences that speak to the target; relevance from every cell
+                    stance = rows & primary_rows
+                    self.heads[phrase] = self._classifier(seed).fit(x[stance], y[stance])
+                    self.gates[phrase] = self._classifier(seed, self.cfg.get("gate_C", 1.0)).fit(
+                        x[rows], primary_rows[rows].astype(int))
+                    continue
                 self.heads[phrase] = self._classifier(seed).fit(x[rows], y[rows], sample_weight=weight[rows])
         else:
             self.heads["*"] = self._classifier(seed).fit(x, y, sample_weight=weight)
@@ -216,7 +240,19 @@ class EmbeddingHead(StanceModel):
             rows = phrases == phrase
             if rows.any():
                 out[np.ix_(rows, head.classes_)] = head.predict_log_proba(x[rows])
+                if phrase in self.gates:
+                    out[rows] = self._gate(out[rows], self.gates[phrase].predict_proba(x[rows])[:, 1])
         return out
+
+    def _gate(self, log_probs: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+        """Where the gate says the sentence is off-target, mix toward neutral (then neutral always wins)."""
+        threshold = float(self.cfg.get("gate_threshold", 0.5))
+        probs = np.exp(log_probs)
+        neutral = np.zeros_like(probs)
+        neutral[:, self.labels.index(self.task.neutral or self.labels[-1])] = 1.0
+        off = relevant < threshold
+        probs[off] = relevant[off, None] * probs[off] + (1 - relevant[off, None]) * neutral[off]
+        return np.log(np.clip(probs, 1e-13, 1.0))
 
     def _save_weights(self, out: Path) -> None:
         from safetensors.numpy import save_file
@@ -230,9 +266,15 @@ class EmbeddingHead(StanceModel):
             # sklearn's coef_ can be a strided view; safetensors writes the raw buffer, so make it contiguous
             tensors[f"coef_{i}"] = np.ascontiguousarray(head.coef_, dtype=np.float32)
             tensors[f"intercept_{i}"] = np.ascontiguousarray(head.intercept_, dtype=np.float32)
-            index.append({"phrase": phrase, "classes": head.classes_.tolist()})
+            entry = {"phrase": phrase, "classes": head.classes_.tolist()}
+            if phrase in self.gates:
+                tensors[f"gate_coef_{i}"] = np.ascontiguousarray(self.gates[phrase].coef_, dtype=np.float32)
+                tensors[f"gate_intercept_{i}"] = np.ascontiguousarray(self.gates[phrase].intercept_, dtype=np.float32)
+                entry["gate"] = True
+            index.append(entry)
         save_file(tensors, str(out / HEAD_FILE))
-        settings = {k: self.cfg.get(k) for k in ("head", "pooling", "layers", "max_length", "batch_size", "normalize")}
+        settings = {k: self.cfg.get(k) for k in ("head", "pooling", "layers", "max_length", "batch_size", "normalize",
+                                                 "gate", "gate_threshold")}
         (out / HEAD_META).write_text(json.dumps({"settings": settings, "heads": index}, indent=2) + "\n",
                                      encoding="utf-8")
 
@@ -250,4 +292,10 @@ class EmbeddingHead(StanceModel):
             head.coef_ = tensors[f"coef_{i}"].astype(np.float64)
             head.intercept_ = tensors[f"intercept_{i}"].astype(np.float64)
             model.heads[entry["phrase"]] = head
+            if entry.get("gate"):
+                gate = LogisticRegression()
+                gate.classes_ = np.asarray([0, 1])
+                gate.coef_ = tensors[f"gate_coef_{i}"].astype(np.float64)
+                gate.intercept_ = tensors[f"gate_intercept_{i}"].astype(np.float64)
+                model.gates[entry["phrase"]] = gate
         return model

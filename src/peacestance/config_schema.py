@@ -1,0 +1,101 @@
+"""Typed schemas for the config groups a run depends on, and the checks types alone cannot make.
+
+Hydra composes ``configs/train/default.yaml`` on top of ``TrainSchema`` (its defaults list
+names ``schema``), so ``train.lr=abc`` or ``train.epochs=1.5`` fail while the config is
+composed, naming the key, and ``+train.lrr=1`` is refused (the group is a struct). Choices
+among names and ranges are checked by ``check_config`` before a run does anything: before a
+checkpoint is touched, before an MLflow run is created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "train.device": ("auto", "cpu", "cuda", "mps"),
+    "train.mixed_precision": ("auto", "bf16", "fp16", "off"),
+    "train.cells": ("primary", "matrix"),
+    "train.promote": ("always", "if_better", "never"),
+    "data.on_bad_page": ("raise", "skip"),
+    "data.segmenter": ("pysbd", "syntok", "blingfire", "sentencex"),
+}
+POSITIVE = ("train.epochs", "train.batch_size", "train.eval_batch_size", "train.logging_steps", "train.max_train_samples",
+            "train.max_eval_samples")
+NON_NEGATIVE = ("train.lr", "train.weight_decay", "train.warmup_ratio", "train.label_smoothing",
+                "train.early_stopping_patience", "train.threads")
+
+
+@dataclass
+class TrainSchema:
+    """Every ``train.*`` knob with its type (values live in configs/train/default.yaml)."""
+
+    device: str = "auto"
+    epochs: int = 4
+    lr: float = 1e-4
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    label_smoothing: float = 0.0
+    freeze_embeddings: bool = False
+    early_stopping_patience: int = 2
+    mixed_precision: str = "auto"
+    group_by_length: bool = True
+    threads: int = 0
+    seed: int = 13
+    resume: bool = False
+    checkpoint_dir: str = "experiments/checkpoints"
+    cells: str = "primary"
+    objective: str = "blind-dev"
+    calibrate_on: Any = "blind-dev"  # a part name, or null
+    max_train_samples: Any = None  # int or null
+    max_eval_samples: Any = None
+    logging_steps: int = 20
+    promote: str = "if_better"
+
+
+def register() -> None:
+    """Make ``schema`` an option of the train group (called when the config module is imported)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(group="train", name="schema", node=TrainSchema)
+
+
+def _get(cfg: DictConfig, dotted: str):
+    node: Any = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, DictConfig) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+class ConfigError(ValueError):
+    """A knob with a value it cannot take, or a knob that does not exist: named, before anything runs."""
+
+
+def check_config(cfg: DictConfig) -> None:
+    """One ConfigError naming the key, the value and what is allowed; nothing has run yet."""
+    if "train" in cfg:
+        known = set(TrainSchema.__dataclass_fields__)
+        unknown = sorted(set(cfg.train) - known)
+        if unknown:  # Hydra's +key bypasses the struct flag: refuse it here
+            raise ConfigError(f"unknown key train.{unknown[0]}; the train knobs are: {', '.join(sorted(known))}")
+    for key, allowed in CHOICES.items():
+        value = _get(cfg, key)
+        if value is not None and value not in allowed:
+            raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}")
+    for key in POSITIVE:
+        value = _get(cfg, key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ConfigError(f"{key}={value!r} must be a positive integer")
+    for key in NON_NEGATIVE:
+        value = _get(cfg, key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise ConfigError(f"{key}={value!r} must be a number >= 0")
+    ratio = _get(cfg, "train.warmup_ratio")
+    if isinstance(ratio, (int, float)) and ratio > 1:
+        raise ConfigError(f"train.warmup_ratio={ratio!r} must be between 0 and 1")
