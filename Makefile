@@ -6,7 +6,7 @@ TORCH_VERSION ?= 2.13.0
 STORE  ?= sqlite:///experiments/mlflow.db
 ARGS   ?=
 
-.PHONY: install install-dev prepare train test repro ui bench bench-segmenters soak agreement benchmark ablation clean
+.PHONY: install install-dev prepare train test repro ui bench bench-segmenters bench-pages soak agreement benchmark ablation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: install-dev
 
 bench-segmenters: install-dev
 	$(BIN)/python benchmarks/segmenters.py
+
+## Page cleaning on the blind page set (data/pages/blind): furniture dropped, body sentences kept whole.
+bench-pages: install
+	$(BIN)/python benchmarks/pages.py
 
 ## Concurrent serve requests, a killed training resumed, killed prepares (not in CI; a few minutes).
 soak: install-dev

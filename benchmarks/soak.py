@@ -78,7 +78,7 @@ def soak_serve(requests: int, concurrency: int) -> dict:
                     label = json.loads(resp.read())["predictions"][0]["label"]
                     return resp.status, time.perf_counter() - start, label
             except urllib.error.HTTPError as exc:
-                return exc.code, time.perf_counter() - start, json.loads(exc.read()).get("message", "")[:60]
+                return exc.code, time.perf_counter() - start, json.loads(exc.read()).get("message", "")
 
         start = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:

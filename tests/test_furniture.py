@@ -56,7 +56,7 @@ def test_short_wrapped_line_joins_its_continuation():
 def test_author_bio_without_sentence_end_is_not_body():
     _, body, dropped = clean_text("# T\n\nProse that ends well.\n\nFiona Ashcombe is a former defence correspondent and a columnist for The Ledger\n")
     assert body == ["Prose that ends well."]
-    assert dropped["heading"] == 1
+    assert dropped["bio"] == 1  # named by the bio rule (before it existed, dropped as an unterminated heading)
 
 
 @pytest.mark.parametrize(("paragraph", "want"), [

