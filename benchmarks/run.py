@@ -132,11 +132,21 @@ def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], rep
         results[name] = {"pairs_per_s": n / t, "agreement_with_fp32": float((labels == reference).mean()),
                          "ratio_to_best_pipeline": n / t / base}
     if default_dir is not None:  # the model `make train` gives (an mpnet head by default): one encoder pass a sentence
-        predictor = Predictor(default_dir, batch_size=batch_size, device="cpu")
-        predictor.score_pairs(sentences[:8], phrases[:8])
-        t = timed(lambda: predictor.score_pairs(sentences, phrases), repeats)
-        results["default_model"] = {"model": predictor.meta.get("model_name"), "kind": predictor.kind,
-                                    "pairs_per_s": n / t, "ratio_to_best_pipeline": n / t / base}
+        reference_default = None
+        for name, precision in (("default_model", "fp32"), ("default_model_bf16", "bf16")):
+            try:
+                predictor = Predictor(default_dir, batch_size=batch_size, device="cpu", precision=precision)
+            except ValueError as exc:
+                results[name] = {"skipped": str(exc)}
+                continue
+            predictor.score_pairs(sentences[:8], phrases[:8])
+            probs = {}
+            t = timed(lambda: probs.__setitem__("p", predictor.score_pairs(sentences, phrases)), repeats)
+            labels = probs["p"].argmax(1)
+            reference_default = labels if reference_default is None else reference_default
+            results[name] = {"model": predictor.meta.get("model_name"), "kind": predictor.kind, "precision": precision,
+                             "pairs_per_s": n / t, "ratio_to_best_pipeline": n / t / base,
+                             "agreement_with_fp32": float((labels == reference_default).mean())}
 
     predictor = Predictor(model_dir, batch_size=batch_size, device="cpu")
     lat = []
@@ -262,9 +272,11 @@ def write_readme_table(results: dict) -> None:
         if "pairs_per_s" in p.get(name, {}):
             rows.append(f"| predict, MiniLM {name} | {p[name]['pairs_per_s']:.0f} pairs/s | {p[name]['ratio_to_best_pipeline']:.2f}x | "
                         f"agreement with fp32 {100 * p[name]['agreement_with_fp32']:.2f}% |")
-    if "default_model" in p:
-        d = p["default_model"]
-        rows.append(f"| predict, default model ({d['model']}) | {d['pairs_per_s']:.0f} pairs/s | {d['ratio_to_best_pipeline']:.2f}x | |")
+    for key in ("default_model", "default_model_bf16"):
+        if "pairs_per_s" in p.get(key, {}):
+            d = p[key]
+            rows.append(f"| predict, default model ({d['model']}, {d['precision']}) | {d['pairs_per_s']:.0f} pairs/s | "
+                        f"{d['ratio_to_best_pipeline']:.2f}x | agreement with fp32 {100 * d['agreement_with_fp32']:.2f}% |")
     cb = p["compute_bound"]
     rows.append(f"| MiniLM fp32 compute bound | {cb['fp32_bound_pairs_per_s']:.0f} pairs/s | | fp32 reaches {100 * cb['fp32_share_of_bound']:.0f}% |")
     rows.append(f"| single-pair latency (MiniLM) | p50 {p['latency_ms']['p50']:.1f} ms, p95 {p['latency_ms']['p95']:.1f} ms | | |")
@@ -324,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     best = p["hf_pipeline"]["best"]
     print("pipeline pairs/s: " + ", ".join(f"bs={r['batch_size']} {r['pairs_per_s']:.1f}" for k, r in p["hf_pipeline"].items()
                                            if k.startswith("batch_size_")) + f" (best bs={best['batch_size']})")
-    for name in (*VARIANTS, "default_model"):
+    for name in (*VARIANTS, "default_model", "default_model_bf16"):
         row = p.get(name, {})
         if "pairs_per_s" in row:
             print(f"predict {name}: {row['pairs_per_s']:.1f} pairs/s ({row['ratio_to_best_pipeline']:.2f}x the best pipeline)")

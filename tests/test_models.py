@@ -280,3 +280,21 @@ def test_matrix_weight_zero_is_training_on_first_pass_rows_only(splits, tiny_enc
     same = np.abs(weighted.logits(s, p) - only_primary.logits(s, p)).mean()
     other = np.abs(full.logits(s, p) - only_primary.logits(s, p)).mean()
     assert same < 0.02 and other > 10 * same
+
+
+def test_an_embedding_head_runs_in_bf16_where_the_cpu_has_it(splits, tiny_encoder, tmp_path):
+    from peacestance.predict import Predictor
+    from peacestance.runtime import cpu_has_bf16
+
+    cfg = compose(["model=mpnet_head", f"model.encoder={tiny_encoder}", "model.C=20", "model.normalize=false"]).model
+    model = models.build(cfg)
+    model.fit(splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
+    model.save(tmp_path / "h", {"model_name": "tiny_head"})
+    test = splits["test"][splits["test"]["primary"]]
+    if not cpu_has_bf16():  # emulated bf16 would be slower than fp32: refused with the reason
+        with pytest.raises(ValueError, match="bf16"):
+            Predictor(tmp_path / "h", precision="bf16")
+        return
+    fp32 = Predictor(tmp_path / "h").score_pairs(test["sentence"].tolist(), test["phrase"].tolist())
+    bf16 = Predictor(tmp_path / "h", precision="bf16").score_pairs(test["sentence"].tolist(), test["phrase"].tolist())
+    assert (fp32.argmax(1) == bf16.argmax(1)).mean() >= 0.95

@@ -251,3 +251,9 @@ def test_the_blind_page_set_scores_above_its_floor(tmp_path):
     test = json.loads(out.read_text())["rules+learned"]["test"]
     assert test["pages"] == 22 and test["layouts"] >= 8
     assert test["body_kept_whole"] >= 0.99 and test["furniture_dropped"] >= 0.95  # measured 0.995 / 0.951
+
+
+def test_a_very_long_target_phrase_is_a_clear_error_not_a_tokenizer_crash(tiny_model_dir):
+    phrase = " ".join(["a long phrase about guarantees"] * 12)  # 60 words
+    with pytest.raises(ValueError, match=r"a target phrase of 60 words is too long \(at most 32"):
+        Predictor(tiny_model_dir).predict("Rome backs it.", phrase)

@@ -28,6 +28,7 @@ from peacestance.task import TaskSpec
 DEFAULT_MODEL_DIR = Path("models/peacestance")
 MAX_CHARS = 2000  # longer texts are cut before tokenising; max_length would cut them anyway
 STREAM_CHUNK = 4096
+MAX_PHRASE_WORDS = 32  # a target phrase longer than this would crowd the sentence out of the model's input
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class Predictor:
             self._scorer = models.load(model_dir).to(self.device)
             if precision == "bf16":
                 if not hasattr(self._scorer, "autocast"):
-                    raise ValueError(f"precision=bf16 applies to cross-encoder models; this one is {self.kind!r}: use fp32")
+                    raise ValueError(f"precision=bf16 applies to transformer models; this one is {self.kind!r}: use fp32")
                 self._scorer.autocast = True
         self.meta = meta
         #: the task the model was trained on: its labels, targets and phrases come from its folder
@@ -123,6 +124,11 @@ class Predictor:
             if len(targets) != n:
                 raise ValueError(f"got {len(targets)} targets for {n} texts; pass one target or one per text")
             phrases = [target_phrase(t, self.targets) for t in targets]
+        long = next((p for p in phrases if len(p.split()) > MAX_PHRASE_WORDS), None)
+        if long is not None:
+            raise ValueError(f"a target phrase of {len(long.split())} words is too long (at most {MAX_PHRASE_WORDS}: the "
+                             f"model reads {self.meta.get('max_length', 128)} tokens of sentence and phrase together); "
+                             f"it starts {' '.join(long.split()[:6])!r}")
         check_phrases(phrases, self.targets, bool(self.meta.get("free_phrases", True)), self.kind)
         return phrases
 

@@ -55,6 +55,7 @@ class SentenceEncoder:
         self.pooling, self.layers, self.max_length = pooling, int(layers), int(max_length)
         self.batch_size, self.normalize = int(batch_size), bool(normalize)
         self.device = torch.device("cpu")
+        self.autocast = False  # bf16 matmuls (Predictor precision=bf16, on CPUs with avx512_bf16/AMX or a GPU)
         self.cache = EmbeddingCache(cache_dir, self._fingerprint()) if cache_dir else None
 
     def _fingerprint(self) -> str:
@@ -95,7 +96,7 @@ class SentenceEncoder:
             idx = order[start:start + self.batch_size]
             enc = encode_pairs(self.tokenizer, [unique[i] for i in idx], None, self.max_length,
                                return_tensors="pt", padding=True).to(self.device)
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
                 out = self.network(**enc, output_hidden_states=self.layers > 1)
                 states = (torch.stack(out.hidden_states[-self.layers:]).mean(0) if self.layers > 1
                           else out.last_hidden_state)
@@ -226,6 +227,14 @@ class EmbeddingHead(StanceModel):
         if self.encoder is not None:
             self.encoder.to(device)
         return self
+
+    @property
+    def autocast(self) -> bool:
+        return bool(self.encoder is not None and self.encoder.autocast)
+
+    @autocast.setter
+    def autocast(self, on: bool) -> None:
+        self.encoder.autocast = bool(on)
 
     def logits(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
         self.check_phrases(phrases)
