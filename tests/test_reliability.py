@@ -29,6 +29,8 @@ FAVOR = "Paris strongly supports security guarantees for Kyiv."
 @pytest.mark.parametrize("override,message", [
     ("train.lr=abc", "Value 'abc' of type 'str' could not be converted to Float"),
     ("train.epochs=1.5", "could not be converted to Integer"),
+    ("data.full_matrix=maybe", "Value 'maybe' is not a valid bool"),
+    ("tracking.log_model=yes_please", "Value 'yes_please' is not a valid bool"),
 ])
 def test_a_mistyped_knob_fails_at_compose_time_naming_the_key(override, message):
     with pytest.raises(Exception, match=f"Error merging override {override}") as err:
@@ -43,6 +45,8 @@ def test_a_mistyped_knob_fails_at_compose_time_naming_the_key(override, message)
     ("train.promote=maybe", r"train\.promote='maybe' is not one of always, if_better, never"),
     ("data.on_bad_page=bogus", r"data\.on_bad_page='bogus' is not one of raise, skip"),
     ("train.warmup_ratio=2", r"train\.warmup_ratio=2.0 must be between 0 and 1"),
+    ("+data.foo=1", r"unknown key data\.foo; the data knobs are: annotations"),
+    ("+tracking.bar=1", r"unknown key tracking\.bar; the tracking knobs are: artifact_location"),
 ])
 def test_a_bad_value_or_unknown_key_is_one_clear_error(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -1,15 +1,16 @@
 """Typed schemas for the config groups a run depends on, and the checks types alone cannot make.
 
-Hydra composes ``configs/train/default.yaml`` on top of ``TrainSchema`` (its defaults list
-names ``schema``), so ``train.lr=abc`` or ``train.epochs=1.5`` fail while the config is
-composed, naming the key, and ``+train.lrr=1`` is refused (the group is a struct). Choices
+Hydra composes ``configs/train/default.yaml``, ``configs/data/default.yaml`` and
+``configs/tracking/*.yaml`` on top of these dataclasses (their defaults lists name ``schema``), so
+``train.lr=abc`` or ``data.full_matrix=maybe`` fail while the config is composed, naming the key;
+``+train.lrr=1`` is refused by ``check_config`` (Hydra's ``+`` bypasses the struct flag). Choices
 among names and ranges are checked by ``check_config`` before a run does anything: before a
 checkpoint is touched, before an MLflow run is created.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig
@@ -57,11 +58,48 @@ class TrainSchema:
     promote: str = "if_better"
 
 
+@dataclass
+class SplitSchema:
+    seed: int = 13
+    train: float = 0.7
+    validation: float = 0.15
+    test: float = 0.15
+
+
+@dataclass
+class CorpusDataSchema:
+    """``data=default``: the team's pages and labels through prepare (tables have their own keys)."""
+
+    raw_dir: str = "data/raw/articles"
+    annotations: str = "data/raw/annotations.jsonl"
+    processed_dir: str = "data/processed"
+    segmenter: str = "syntok"
+    full_matrix: bool = True
+    on_bad_page: str = "raise"
+    min_unlabeled_words: int = 4
+    progress_min_pages: int = 20
+    split: SplitSchema = field(default_factory=SplitSchema)
+
+
+@dataclass
+class TrackingSchema:
+    uri: str = "sqlite:///experiments/mlflow.db"
+    artifact_location: Any = None  # a folder, or null (the server decides)
+    experiment: str = "peacestance"
+    registered_model: Any = "peacestance"  # a name, or null: do not register
+    log_model: bool = True
+
+
+#: group -> the dataclass its config files build on
+SCHEMAS = {"train": TrainSchema, "data": CorpusDataSchema, "tracking": TrackingSchema}
+
+
 def register() -> None:
-    """Make ``schema`` an option of the train group (called when the config module is imported)."""
+    """Make ``schema`` an option of the train, data and tracking groups (when the config module is imported)."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(group="train", name="schema", node=TrainSchema)
+    for group, node in SCHEMAS.items():
+        ConfigStore.instance().store(group=group, name="schema", node=node)
 
 
 def _get(cfg: DictConfig, dotted: str):
@@ -79,11 +117,13 @@ class ConfigError(ValueError):
 
 def check_config(cfg: DictConfig) -> None:
     """One ConfigError naming the key, the value and what is allowed; nothing has run yet."""
-    if "train" in cfg:
-        known = set(TrainSchema.__dataclass_fields__)
-        unknown = sorted(set(cfg.train) - known)
+    for group, schema in SCHEMAS.items():
+        if group not in cfg or (group == "data" and cfg.data.get("format")):  # a table's data has its own keys
+            continue
+        known = set(schema.__dataclass_fields__)
+        unknown = sorted(set(cfg[group]) - known)
         if unknown:  # Hydra's +key bypasses the struct flag: refuse it here
-            raise ConfigError(f"unknown key train.{unknown[0]}; the train knobs are: {', '.join(sorted(known))}")
+            raise ConfigError(f"unknown key {group}.{unknown[0]}; the {group} knobs are: {', '.join(sorted(known))}")
     for key, allowed in CHOICES.items():
         value = _get(cfg, key)
         if value is not None and value not in allowed:
