@@ -61,7 +61,7 @@ def test_run_holds_params_tags_and_per_epoch_curves(trained):
 
 def test_run_reads_at_a_glance_name_description_inputs_and_clean_params(trained):
     run, client = trained["run"], trained["client"]
-    assert run.info.run_name.startswith("tiny")
+    assert run.info.run_name.startswith("tiny lr=0.003 ep=4 bs=16 seed=13")
     note = run.data.tags["mlflow.note.content"]
     assert "**tiny**" in note and run.data.tags["data_hash"] in note and "F_avg is the mean F1" in note
     assert "Command: `peacestance-train" in note and "step = epoch" in note
@@ -82,6 +82,7 @@ def test_a_head_run_shows_no_fine_tuning_knobs(trained, tmp_path):
     client = MlflowClient(tracking_uri=cfg.tracking.uri)
     run = client.search_runs([client.get_experiment_by_name("peacestance").experiment_id])[0]
     assert "train.lr" not in run.data.params and "train.epochs" not in run.data.params
+    assert run.info.run_name == "tfidf C=4 seed=13"  # its own knob; no optimizer knobs in the name either
     assert run.data.params["train.seed"] == "13" and run.data.params["model.ngram_range"]
 
 

@@ -62,15 +62,33 @@ def _sweep_dir() -> str | None:
     return str(Path(hc.sweep.dir).resolve()) if hc.mode == RunMode.MULTIRUN else None
 
 
-def _run_name(cfg: DictConfig) -> str:
-    """The model and the overrides that made this run, e.g. ``mpnet_head model.C=0.5``."""
+#: the knobs a run name always shows, as short labels
+NAME_KNOBS = {"train.lr": "lr", "train.epochs": "ep", "train.batch_size": "bs", "model.C": "C"}
+
+
+def _run_name(cfg: DictConfig, train_knobs: tuple[str, ...] | None) -> str:
+    """Model, its headline knobs, seed, then any other override: ``minilm lr=0.0001 ep=4 bs=32 seed=13``.
+
+    Knobs the recipe ignores (an optimizer's, for a logistic-regression head) are left out.
+    """
     from hydra.core.hydra_config import HydraConfig
 
+    parts = [str(cfg.model.name)]
+    for key, label in NAME_KNOBS.items():
+        group, leaf = key.split(".")
+        if group == "train" and train_knobs is not None and leaf not in train_knobs:
+            continue
+        value = cfg[group].get(leaf)
+        if value is not None:
+            parts.append(f"{label}={value:g}" if isinstance(value, float) else f"{label}={value}")
+    parts.append(f"seed={cfg.seed}")
     try:
-        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("tracking.", "hydra"))]
+        overrides = list(HydraConfig.get().overrides.task)
     except ValueError:
         overrides = []
-    return " ".join([str(cfg.model.name), *overrides])[:250]
+    shown = {*NAME_KNOBS, "seed", "model"}
+    parts += [o for o in overrides if not o.startswith(("tracking.", "hydra")) and o.split("=")[0].lstrip("+~") not in shown]
+    return " ".join(parts)[:250]
 
 
 def _resume_state(cfg: DictConfig) -> tuple[str | None, str | None]:
@@ -252,7 +270,7 @@ def train(cfg: DictConfig) -> float:
     if parent_id:
         mlflow.start_run(run_id=parent_id)
     with mlflow.start_run(run_id=resume_run, experiment_id=experiment_id, nested=bool(parent_id), tags=tags,
-                          run_name=None if resume_run else _run_name(cfg)) as run:
+                          run_name=None if resume_run else _run_name(cfg, model.train_knobs)) as run:
         if model.resumable:
             if resume_run is None:
                 _fresh_checkpoints(cfg)
