@@ -47,6 +47,7 @@ def test_a_mistyped_knob_fails_at_compose_time_naming_the_key(override, message)
     ("train.warmup_ratio=2", r"train\.warmup_ratio=2.0 must be between 0 and 1"),
     ("+data.foo=1", r"unknown key data\.foo; the data knobs are: annotations"),
     ("+tracking.bar=1", r"unknown key tracking\.bar; the tracking knobs are: artifact_location"),
+    ("train.objective=blind-test", r"train\.objective must be validation or a benchmark part other than blind-test"),
 ])
 def test_a_bad_value_or_unknown_key_is_one_clear_error(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -139,3 +139,17 @@ def check_config(cfg: DictConfig) -> None:
     ratio = _get(cfg, "train.warmup_ratio")
     if isinstance(ratio, (int, float)) and ratio > 1:
         raise ConfigError(f"train.warmup_ratio={ratio!r} must be between 0 and 1")
+    _check_parts(cfg)
+
+
+def _check_parts(cfg: DictConfig) -> None:
+    """Knobs that name a data part: blind-test is never a choice (neither objective nor calibration)."""
+    if "train" not in cfg or "benchmark" not in cfg:
+        return
+    allowed = ["validation", *(p for p in cfg.benchmark.parts if p != "blind-test")]
+    if cfg.train.objective not in allowed:
+        raise ConfigError(f"train.objective must be validation or a benchmark part other than blind-test "
+                          f"({', '.join(allowed)}), not {cfg.train.objective!r}")
+    if cfg.train.calibrate_on not in (*allowed, None, "none", "null"):
+        raise ConfigError(f"train.calibrate_on must be validation, a benchmark part other than blind-test "
+                          f"({', '.join(allowed)}), or null; not {cfg.train.calibrate_on!r}")

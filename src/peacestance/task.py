@@ -63,23 +63,6 @@ class TaskSpec:
             return self.stance_labels
         return tuple(lab for lab in self.labels if lab != self.neutral) or self.labels
 
-    def phrase(self, target: str) -> str:
-        from peacestance.schema import target_phrase
-
-        return target_phrase(target, self.targets)
-
-    # ------------------------------------------------------------ checks
-
-    def check_label(self, label: object, where: str) -> str:
-        if label not in self.labels:
-            raise ValueError(f"{where}: unknown label {label!r}; this task's labels: {', '.join(self.labels)}")
-        return label  # type: ignore[return-value]
-
-    def check_target(self, target: object, where: str) -> str:
-        if target not in self.targets:
-            raise ValueError(f"{where}: unknown target {target!r}; this task's targets: {', '.join(self.targets)}")
-        return target  # type: ignore[return-value]
-
     # ------------------------------------------------------------ (de)serialisation
 
     def to_dict(self) -> dict[str, Any]:

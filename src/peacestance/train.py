@@ -216,17 +216,6 @@ def _evaluate(model: StanceModel, cfg: DictConfig, splits: dict[str, pd.DataFram
     return results
 
 
-def _check_choices(cfg: DictConfig) -> None:
-    """Knobs that name a data part are checked before any work: blind-test is never a choice."""
-    allowed = ["validation", *(p for p in cfg.benchmark.parts if p != "blind-test")]
-    if cfg.train.objective not in allowed:
-        raise ValueError(f"train.objective must be validation or a benchmark part other than blind-test "
-                         f"({', '.join(allowed)}), not {cfg.train.objective!r}")
-    if cfg.train.calibrate_on not in (*allowed, None, "none", "null"):
-        raise ValueError(f"train.calibrate_on must be validation, a benchmark part other than blind-test "
-                         f"({', '.join(allowed)}), or null; not {cfg.train.calibrate_on!r}")
-
-
 def _objective(cfg: DictConfig, metrics: dict[str, dict]) -> tuple[str, float]:
     """What a sweep maximises: macro-F1 on blind-dev (text like the model will meet) or on validation."""
     name = cfg.train.objective
@@ -246,7 +235,6 @@ def train(cfg: DictConfig) -> float:
     import torch
 
     check_config(cfg)
-    _check_choices(cfg)
     if cfg.train.threads:
         torch.set_num_threads(int(cfg.train.threads))
     device = pick_device(cfg.train.device)
