@@ -115,7 +115,7 @@ def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], rep
     base = results["hf_pipeline"]["best"]["pairs_per_s"]
 
     reference = None
-    variants = [("fp32", {}), ("bf16", {"precision": "bf16"}), ("onnx_fp32", {"backend": "onnx"}),
+    variants = [("fp32", {"precision": "fp32"}), ("bf16", {"precision": "bf16"}), ("onnx_fp32", {"backend": "onnx"}),
                 ("onnx_int8", {"backend": "onnx", "precision": "int8"})]
     for name, kwargs in variants:
         try:
@@ -132,8 +132,8 @@ def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], rep
         results[name] = {"pairs_per_s": n / t, "agreement_with_fp32": float((labels == reference).mean()),
                          "ratio_to_best_pipeline": n / t / base}
     if default_dir is not None:  # the model `make train` gives (an mpnet head by default): one encoder pass a sentence
-        reference_default = None
-        for name, precision in (("default_model", "fp32"), ("default_model_bf16", "bf16")):
+        reference_default = None  # fp32 first: the agreement reference; "default_model" is what Predictor() picks (auto)
+        for name, precision in (("default_model_fp32", "fp32"), ("default_model_bf16", "bf16"), ("default_model", "auto")):
             try:
                 predictor = Predictor(default_dir, batch_size=batch_size, device="cpu", precision=precision)
             except ValueError as exc:
@@ -144,11 +144,12 @@ def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], rep
             t = timed(lambda: probs.__setitem__("p", predictor.score_pairs(sentences, phrases)), repeats)
             labels = probs["p"].argmax(1)
             reference_default = labels if reference_default is None else reference_default
-            results[name] = {"model": predictor.meta.get("model_name"), "kind": predictor.kind, "precision": precision,
+            results[name] = {"model": predictor.meta.get("model_name"), "kind": predictor.kind, "precision": predictor.precision,
+                             "asked": precision,
                              "pairs_per_s": n / t, "ratio_to_best_pipeline": n / t / base,
                              "agreement_with_fp32": float((labels == reference_default).mean())}
 
-    predictor = Predictor(model_dir, batch_size=batch_size, device="cpu")
+    predictor = Predictor(model_dir, batch_size=batch_size, device="cpu", precision="fp32")
     lat = []
     for s, p in list(zip(sentences, phrases))[:200]:
         start = time.perf_counter()
@@ -182,13 +183,13 @@ def bench_analyze(model_dir: Path, default_dir: Path | None, sentences: list[str
     t_pipe = timed(lambda: pipe(pairs, batch_size=pipeline_batch_size), repeats)
     out = {"page_sentences": len(page_sentences), "targets": len(phrases),
            "hf_pipeline": {"batch_size": pipeline_batch_size, "sentences_per_s": len(page_sentences) / t_pipe}}
-    for name, folder in (("minilm_fp32", model_dir), ("default_model", default_dir)):
+    for name, folder, precision in (("minilm_fp32", model_dir, "fp32"), ("default_model", default_dir, "auto")):
         if folder is None:
             continue
-        predictor = Predictor(folder, device="cpu")
+        predictor = Predictor(folder, device="cpu", precision=precision)
         found = predictor.analyze(page)["sentences"]
         t = timed(lambda: predictor.analyze(page), repeats)
-        out[name] = {"sentences_found": found, "sentences_per_s": found / t,
+        out[name] = {"sentences_found": found, "sentences_per_s": found / t, "precision": predictor.precision,
                      "ratio_to_pipeline": (found / t) / out["hf_pipeline"]["sentences_per_s"]}
     return out
 
@@ -272,10 +273,11 @@ def write_readme_table(results: dict) -> None:
         if "pairs_per_s" in p.get(name, {}):
             rows.append(f"| predict, MiniLM {name} | {p[name]['pairs_per_s']:.0f} pairs/s | {p[name]['ratio_to_best_pipeline']:.2f}x | "
                         f"agreement with fp32 {100 * p[name]['agreement_with_fp32']:.2f}% |")
-    for key in ("default_model", "default_model_bf16"):
+    for key in ("default_model_fp32", "default_model_bf16", "default_model"):
         if "pairs_per_s" in p.get(key, {}):
             d = p[key]
-            rows.append(f"| predict, default model ({d['model']}, {d['precision']}) | {d['pairs_per_s']:.0f} pairs/s | "
+            what = f"precision={d['precision']}" if key != "default_model" else f"default path: precision=auto -> {d['precision']}"
+            rows.append(f"| predict, default model ({d['model']}, {what}) | {d['pairs_per_s']:.0f} pairs/s | "
                         f"{d['ratio_to_best_pipeline']:.2f}x | agreement with fp32 {100 * d['agreement_with_fp32']:.2f}% |")
     cb = p["compute_bound"]
     rows.append(f"| MiniLM fp32 compute bound | {cb['fp32_bound_pairs_per_s']:.0f} pairs/s | | fp32 reaches {100 * cb['fp32_share_of_bound']:.0f}% |")
@@ -285,7 +287,8 @@ def write_readme_table(results: dict) -> None:
                     f"{a['page_sentences']} sentences x {a['targets']} targets |")
         for name in ("minilm_fp32", "default_model"):
             if name in a:
-                rows.append(f"| analyze() page, {name} | {a[name]['sentences_per_s']:.1f} sentences/s | {a[name]['ratio_to_pipeline']:.2f}x | |")
+                rows.append(f"| analyze() page, {name} ({a[name].get('precision', 'fp32')}) | {a[name]['sentences_per_s']:.1f} sentences/s | "
+                            f"{a[name]['ratio_to_pipeline']:.2f}x | |")
     for name, row in t.items():
         if "samples_per_s" in row:
             rows.append(f"| train, {name} | {row['samples_per_s']:.1f} samples/s | {row['ratio_to_trainer_default']:.2f}x | |")
@@ -336,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     best = p["hf_pipeline"]["best"]
     print("pipeline pairs/s: " + ", ".join(f"bs={r['batch_size']} {r['pairs_per_s']:.1f}" for k, r in p["hf_pipeline"].items()
                                            if k.startswith("batch_size_")) + f" (best bs={best['batch_size']})")
-    for name in (*VARIANTS, "default_model", "default_model_bf16"):
+    for name in (*VARIANTS, "default_model_fp32", "default_model_bf16", "default_model"):
         row = p.get(name, {})
         if "pairs_per_s" in row:
             print(f"predict {name}: {row['pairs_per_s']:.1f} pairs/s ({row['ratio_to_best_pipeline']:.2f}x the best pipeline)")

@@ -82,8 +82,18 @@ def test_target_list_must_match_texts(predictor):
 
 
 def test_unsupported_precision_is_a_clear_error(tiny_model_dir):
-    with pytest.raises(ValueError, match="precision must be fp32, bf16 or int8"):
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, int8, not 'fp8'"):
         Predictor(tiny_model_dir, precision="fp8")
+
+
+def test_default_precision_is_bf16_only_where_the_hardware_has_it(tiny_model_dir):
+    from peacestance.runtime import has_native_bf16
+
+    auto = Predictor(tiny_model_dir, device="cpu")
+    assert auto.precision == ("bf16" if has_native_bf16("cpu") else "fp32")
+    assert auto._scorer.autocast is (auto.precision == "bf16")
+    fp32 = Predictor(tiny_model_dir, device="cpu", precision="fp32")
+    assert fp32.precision == "fp32" and fp32._scorer.autocast is False
 
 
 def test_wrong_source_names_what_was_tried(tmp_path):

@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = compose()
     try:
-        predictor = load_predictor(args.model or cfg.model_dir, batch_size=int(cfg.train.eval_batch_size))
+        predictor = load_predictor(args.model or cfg.model_dir, batch_size=int(cfg.train.eval_batch_size),
+                                   precision="fp32")  # scores must not depend on the machine's bf16 support
         results = score_benchmark(predictor, cfg, Path(args.out))
     except (DataError, FileNotFoundError, ValueError) as exc:
         print(f"benchmark: {exc}", file=sys.stderr)

@@ -30,7 +30,8 @@ def evaluate(cfg: DictConfig, model_source: str | None = None) -> dict[str, dict
     from peacestance.predict import load_predictor
     from peacestance.reporting import report_split
 
-    predictor = load_predictor(model_source or cfg.model_dir, batch_size=cfg.train.eval_batch_size, device=cfg.train.device)
+    predictor = load_predictor(model_source or cfg.model_dir, batch_size=cfg.train.eval_batch_size, device=cfg.train.device,
+                               precision="fp32")  # reports must not depend on the machine's bf16 support
     if cfg.data.get("format") in FORMATS:  # a user's own table, checked against the model's task
         test = read_test_table(cfg.data, predictor.task)
     else:

@@ -32,6 +32,10 @@ def pick_precision(setting: str, device: str) -> dict[str, bool]:
     return {"bf16": setting == "bf16", "fp16": setting == "fp16"}
 
 
+#: what a Predictor may run in; ``auto`` picks bf16 where has_native_bf16() says so, else fp32
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
 def cpu_has_bf16() -> bool:
     """bf16 pays off on a CPU only with native instructions (avx512_bf16, AMX)."""
     try:
@@ -39,6 +43,15 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def has_native_bf16(device: str) -> bool:
+    """Whether bf16 runs faster than fp32 here: a GPU that supports it, or a CPU with native bf16 instructions."""
+    import torch
+
+    if device == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    return device == "cpu" and cpu_has_bf16()
 
 
 def check_bf16(device: str) -> None:
