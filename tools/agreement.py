@@ -3,6 +3,7 @@
     python tools/agreement.py sample   # (re)draws data/raw/agreement/sample.jsonl (no labels)
     python tools/agreement.py          # kappa per target and overall vs. the second pass
     python tools/agreement.py --dir data/raw/matrix   # the same for the matrix-completion cells
+    python tools/agreement.py --dir data/raw/relabel/peace_deal   # the blind relabel of every peace_deal row
 
 Corpus maintenance: kept out of the importable library (``make agreement`` runs it).
 
@@ -32,6 +33,9 @@ ROUNDS = {1: ("abcdefgh", 60, 2026, 0), 2: ("ijkl", 20, 2027, 240)}
 MATRIX_DIR = Path("data/raw/matrix")
 # The blind pass over the cells that complete the target matrix: (non-neutral cells, neutral cells, seed).
 MATRIX_SAMPLE = (100, 200, 13)
+# Whole-target relabels made after the agreement rounds (a blind second pass over every row of one
+# target, disagreements adjudicated); each adjudication.jsonl remembers the label a row had before.
+RELABEL_DIRS = (Path("data/raw/relabel/peace_deal"),)
 
 
 def draw_sample(annotations_path: Path = ANNOTATIONS, round_: int = 1) -> list[dict]:
@@ -57,7 +61,8 @@ def draw_matrix_sample(annotations_path: Path = ANNOTATIONS) -> list[dict]:
     measure little but the neutral default.
     """
     non_neutral, neutral, seed = MATRIX_SAMPLE
-    cells = [r for r in read_annotations(annotations_path) if not r.primary]
+    matrix_pages = "".join(prefixes for prefixes, *_ in ROUNDS.values())  # the pages the matrix pass filled in
+    cells = [r for r in read_annotations(annotations_path) if not r.primary and r.doc_id[0] in matrix_pages]
     rng = random.Random(seed)
     picked = (rng.sample([r for r in cells if r.label != "neutral"], non_neutral)
               + rng.sample([r for r in cells if r.label == "neutral"], neutral))
@@ -70,12 +75,19 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def first_pass_labels(annotations_path: Path, adjudication_path: Path | None) -> tuple[dict, dict]:
-    """(first-pass labels, final labels): adjudication.jsonl remembers what a changed label was before."""
+    """(first-pass labels, final labels): adjudication.jsonl remembers what a changed label was before.
+
+    Later relabels (RELABEL_DIRS) are undone first, then this pass's own adjudication, so a row
+    changed by both gets back the label it had when this pass's second annotator labelled it.
+    """
     final = {(r.doc_id, normalize(r.sentence), r.target): r.label for r in read_annotations(annotations_path)}
     first = dict(final)
-    if adjudication_path is not None and adjudication_path.is_file():
-        for row in read_jsonl(adjudication_path):
-            first[(row["doc_id"], normalize(row["sentence"]), row["target"])] = row["first"]
+    own = adjudication_path.resolve() if adjudication_path is not None else None
+    later = [d / "adjudication.jsonl" for d in RELABEL_DIRS if (d / "adjudication.jsonl").resolve() != own]
+    for path in [*later, *([adjudication_path] if adjudication_path is not None else [])]:
+        if path.is_file():
+            for row in read_jsonl(path):
+                first[(row["doc_id"], normalize(row["sentence"]), row["target"])] = row["first"]
     return first, final
 
 

@@ -64,6 +64,7 @@ class SplitSchema:
     train: float = 0.7
     validation: float = 0.15
     test: float = 0.15
+    train_only: list[str] = field(default_factory=list)  # doc_id globs whose pages always go to train
 
 
 @dataclass

@@ -140,7 +140,9 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
         elif unterminated and not following:
             wrapped = False  # a line that ends its block without a sentence end: heading, bio, tagline
         elif unterminated and len(line.split()) > _MAX_HEADING_WORDS:
-            wrapped = True  # a long line running on into the next: hard-wrapped prose
+            # a long line running on into the next is hard-wrapped prose, unless what follows is furniture
+            # (a standfirst under the headline, then the byline)
+            wrapped = classify_line(following) is None
         else:
             wrapped = bool(following) and following[0].islower()
         if _MD_HEADING.match(line) or (unterminated and not wrapped):

@@ -73,6 +73,16 @@ _RULES += (
                        r"editor|journalist|writer|columnist|producer|contributor)\b")),
     ("bio", re.compile(r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){1,3} covers\b")),
 )
+# Rules added from the corpus's third writing round (wire-register pages by six new writers).
+_RULES += (
+    # "Jane Roe is Eastbound Review's senior defence correspondent": the outlet named in the possessive
+    ("bio", re.compile(r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){1,3} (is|was) ([A-Z][\w&'’.-]*\s){1,5}?\S*['’]s [^.]{0,60}"
+                       r"\b(correspondent|reporter|editor|journalist|writer|columnist|producer|contributor)\b")),
+    # a live blog's closing line standing on its own
+    ("signoff", re.compile(r"^((thanks?|thank you) (you )?for (following|reading|joining)( us| along)?\b[^.!?]{0,40}[.!]?|"
+                           r"(this|our) (live )?(blog|coverage) (is now closed|has (now )?(ended|closed))[^.!?]{0,40}[.!]?|"
+                           r"we('ll| will) be back\b[^.!?]{0,60}[.!]?)$", _I)),
+)
 # A photo caption written as a sentence: present-tense picture verbs, no attribution, short.
 _CAPTION_VERB = re.compile(
     r"\b(speaks?|arrives?|arrive for|takes? part|checks?|(is|are) (seen|shown|pictured)|gestures?|attends?|walks?|"
@@ -131,4 +141,5 @@ def classify_line(line: str) -> str | None:
 
 FURNITURE_KINDS: tuple[str, ...] = (
     "navigation", "video", "caption", "alt_text", "source", "hashtags", "share", "timestamp", "byline", "heading",
+    "cookie", "notice", "bio", "signoff",
 )

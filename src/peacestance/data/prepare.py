@@ -144,7 +144,8 @@ def prepare(cfg: DictConfig) -> dict:
     if data.full_matrix:
         check_full_matrix(annotations, data.annotations, tuple(task.targets))
     rows, unlabeled_by_doc = join_labels(sentences, annotations, data.annotations)
-    splits = grouped_split(rows, {s: data.split[s] for s in SPLITS}, seed=data.split.seed)
+    splits = grouped_split(rows, {s: data.split[s] for s in SPLITS}, seed=data.split.seed,
+                           train_only=list(data.split.get("train_only") or []))
     unlabeled = [(doc, s) for doc in sorted(unlabeled_by_doc) for s in unlabeled_by_doc[doc]
                  if len(s.split()) >= data.min_unlabeled_words]
     stats = build_stats(splits, pages, sentences, unlabeled, dropped, task)

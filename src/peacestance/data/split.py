@@ -5,12 +5,17 @@ article nor a sentence ever sits in two splits. Groups are then placed greedily,
 largest first, into the split that brings every split's (target, label) counts
 closest to its share: stratified as far as whole groups allow. Only primary rows count
 toward placement; the rows that complete the target matrix go where their article goes.
+
+Pages named by ``train_only`` (doc_id globs) always go to train and take no part in placement,
+so adding such pages leaves the validation and test splits exactly as they were.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
 
 from peacestance.data.annotations import normalize
 from peacestance.schema import Annotation
@@ -42,8 +47,9 @@ def article_groups(rows: list[Annotation]) -> dict[str, str]:
     return {doc: find(doc) for doc in sorted(parent)}
 
 
-def grouped_split(rows: list[Annotation], fractions: dict[str, float], seed: int) -> dict[str, list[Annotation]]:
-    """Assign every row to a split; deterministic for the same rows, fractions and seed."""
+def grouped_split(rows: list[Annotation], fractions: dict[str, float], seed: int,
+                  train_only: Sequence[str] = ()) -> dict[str, list[Annotation]]:
+    """Assign every row to a split; deterministic for the same rows, fractions, seed and train_only globs."""
     missing = [s for s in SPLITS if s not in fractions]
     if missing:
         raise ValueError(f"split fractions missing {missing}; give {', '.join(SPLITS)}")
@@ -56,6 +62,8 @@ def grouped_split(rows: list[Annotation], fractions: dict[str, float], seed: int
     members: dict[str, list[Annotation]] = defaultdict(list)
     for row in rows:
         members[group_of[row.doc_id]].append(row)
+    forced = {group_of[doc] for doc in group_of if any(fnmatchcase(doc, pattern) for pattern in train_only)}
+    pinned = [r for g in sorted(forced) for r in members.pop(g)]
     # Placement looks at the primary rows only: rows that complete the target matrix follow their
     # article, so adding them leaves the split (and every score on it) as it was.
     by_group = {g: [r for r in group if r.primary] or group for g, group in members.items()}
@@ -89,4 +97,5 @@ def grouped_split(rows: list[Annotation], fractions: dict[str, float], seed: int
         counts[best].update(group_counts)
         sizes[best] += len(by_group[group])
         assigned[best].extend(members[group])
+    assigned["train"].extend(pinned)
     return assigned
