@@ -298,3 +298,42 @@ def test_an_embedding_head_runs_in_bf16_where_the_cpu_has_it(splits, tiny_encode
     fp32 = Predictor(tmp_path / "h").score_pairs(test["sentence"].tolist(), test["phrase"].tolist())
     bf16 = Predictor(tmp_path / "h", precision="bf16").score_pairs(test["sentence"].tolist(), test["phrase"].tolist())
     assert (fp32.argmax(1) == bf16.argmax(1)).mean() >= 0.95
+
+
+def _with_flipped_pages(train: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Half the training pages with favor and against swapped, and a doc_id glob that names exactly those pages."""
+    docs = sorted(train["doc_id"].unique())
+    bad = docs[: len(docs) // 2]
+    out = train.copy()
+    flip = out["doc_id"].isin(bad)
+    out.loc[flip, "label"] = out.loc[flip, "label"].map({"favor": "against", "against": "favor"}).fillna(out.loc[flip, "label"])
+    return out, bad
+
+
+def test_page_weights_take_the_first_matching_glob_and_refuse_all_zero():
+    from peacestance.data.splits import page_weights
+
+    frame = pd.DataFrame({"doc_id": ["a01-paris", "m02-geneva", "zz-notes"]})
+    np.testing.assert_array_equal(page_weights(frame, {"[a-l][0-9][0-9]-*": 0.25, "a*": 0.5}), [0.25, 1.0, 1.0])
+    np.testing.assert_array_equal(page_weights(pd.DataFrame({"sentence": ["x"]}), {"*": 0.0}), [1.0])  # no doc_id
+    with pytest.raises(ValueError, match="every training row weight 0"):
+        page_weights(frame, {"*": 0})
+
+
+@pytest.mark.parametrize("recipe", ["tfidf", "tiny"])
+def test_zero_page_weight_leaves_mislabelled_pages_out(splits, recipe, tmp_path):
+    from peacestance.data.splits import page_weights
+
+    train, bad = _with_flipped_pages(splits["train"][splits["train"]["primary"]].reset_index(drop=True))
+    test = splits["test"][splits["test"]["primary"]]
+    knobs = {"epochs": 12, "lr": 3e-3, "batch_size": 16, "early_stopping_patience": 12, "group_by_length": False,
+             "logging_steps": 50} if recipe == "tiny" else {}
+    scores = {}
+    for name, weights in (("weighted", {doc: 0.0 for doc in bad}), ("equal", {})):
+        cfg = compose([f"model={recipe}"])
+        frame = train.assign(weight=page_weights(train, weights))
+        model = models.build(cfg.model)
+        ctx = FitContext(train=_train_knobs(cfg, **knobs), checkpoint_dir=str(tmp_path / name)) if recipe == "tiny" else _ctx()
+        model.fit(frame, splits["validation"][splits["validation"]["primary"]], ctx)
+        scores[name] = _macro_f1(model, test)
+    assert scores["weighted"] >= 0.85 and scores["equal"] <= scores["weighted"] - 0.15, scores

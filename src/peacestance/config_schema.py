@@ -56,6 +56,7 @@ class TrainSchema:
     max_eval_samples: Any = None
     logging_steps: int = 20
     promote: str = "if_better"
+    page_weights: dict[str, float] = field(default_factory=dict)  # doc_id glob -> weight of its training rows
 
 
 @dataclass
@@ -137,6 +138,9 @@ def check_config(cfg: DictConfig) -> None:
         value = _get(cfg, key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise ConfigError(f"{key}={value!r} must be a number >= 0")
+    for pattern, weight in ((_get(cfg, "train.page_weights") or {}).items()):
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            raise ConfigError(f"train.page_weights[{pattern!r}]={weight!r} must be a number >= 0")
     ratio = _get(cfg, "train.warmup_ratio")
     if isinstance(ratio, (int, float)) and ratio > 1:
         raise ConfigError(f"train.warmup_ratio={ratio!r} must be between 0 and 1")

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from peacestance import models, registry, tracking
 from peacestance.config import CONFIG_DIR, CONFIG_NAME
 from peacestance.config_schema import ConfigError, check_config
-from peacestance.data.splits import load_splits, select_cells, task_of_processed
+from peacestance.data.splits import load_splits, page_weights, select_cells, task_of_processed
 from peacestance.errors import DataError
 from peacestance.data.tables import FORMATS, data_fingerprint, load_table_splits
 from peacestance.models.base import FitContext, StanceModel, batched_scores
@@ -162,6 +162,7 @@ def _data(cfg: DictConfig) -> tuple[dict[str, pd.DataFrame], TaskSpec, str]:
     splits = {"train": _cap(select_cells(splits["train"], cfg.train.cells), cfg.train.max_train_samples, seed),
               "validation": _cap(splits["validation"], cfg.train.max_eval_samples, seed),
               "test": _cap(splits["test"], cfg.train.max_eval_samples, seed)}
+    splits["train"]["weight"] = page_weights(splits["train"], cfg.train.get("page_weights"))
     return splits, task, data_hash
 
 

@@ -78,6 +78,11 @@ _RULES += (
     # "Jane Roe is Eastbound Review's senior defence correspondent": the outlet named in the possessive
     ("bio", re.compile(r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){1,3} (is|was) ([A-Z][\w&'’.-]*\s){1,5}?\S*['’]s [^.]{0,60}"
                        r"\b(correspondent|reporter|editor|journalist|writer|columnist|producer|contributor)\b")),
+    # "Jane Roe leads the Russia Programme at the Vistula Policy Review."
+    ("bio", re.compile(r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){1,3} (leads|heads|directs|runs) the [^.]{0,80}\b(?i:programme|program|"
+                       r"project|initiative|desk|team|centre|center|institute)\b[^.]{0,60}\bat (the )?[A-Z]")),
+    ("notice", re.compile(r"^the (views|opinions) expressed (here |in this (article|piece|column) )?are (the author'?s|those of "
+                          r"the author)", _I)),
     # a live blog's closing line standing on its own
     ("signoff", re.compile(r"^((thanks?|thank you) (you )?for (following|reading|joining)( us| along)?\b[^.!?]{0,40}[.!]?|"
                            r"(this|our) (live )?(blog|coverage) (is now closed|has (now )?(ended|closed))[^.!?]{0,40}[.!]?|"

@@ -9,8 +9,11 @@ to say when it is asked about a target a sentence does not address.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from peacestance.task import TASK_FILE, TaskSpec
@@ -54,3 +57,22 @@ def select_cells(frame: pd.DataFrame, cells: str) -> pd.DataFrame:
     if cells == "matrix":
         return frame.reset_index(drop=True)
     return frame[frame["primary"]].reset_index(drop=True)
+
+
+def page_weights(frame: pd.DataFrame, weights: Mapping[str, float] | None) -> np.ndarray:
+    """A training weight per row from its page: the first doc_id glob in ``weights`` that matches, else 1.
+
+    The team's own pages and pages written from public reporting by other writers need not count the
+    same: the model is judged on other people's news. A table without doc_id weighs every row 1.
+    """
+    out = np.ones(len(frame), dtype=np.float64)
+    if not weights or "doc_id" not in frame.columns:
+        return out
+    for i, doc in enumerate(frame["doc_id"].astype(str)):
+        for pattern, weight in weights.items():
+            if fnmatchcase(doc, pattern):
+                out[i] = float(weight)
+                break
+    if len(out) and not out.any():
+        raise ValueError("train.page_weights gives every training row weight 0: nothing would be learned")
+    return out

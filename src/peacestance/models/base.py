@@ -130,6 +130,13 @@ class StanceModel(ABC):
         return model
 
 
+def row_weights(train: pd.DataFrame) -> np.ndarray:
+    """How much each training row counts (``train.page_weights``, set by train); 1 for frames without it."""
+    if "weight" not in train.columns:
+        return np.ones(len(train), dtype=np.float64)
+    return train["weight"].to_numpy(dtype=np.float64)
+
+
 def manifest(folder: Path) -> dict[str, str]:
     """sha256 of every file in a model folder (but its peacestance.json): written at save, checked at load."""
     import hashlib

@@ -17,7 +17,7 @@ import pandas as pd
 from peacestance.encoders import resolve
 from peacestance.encoding import encode_pairs
 from peacestance.metrics import stance_metrics
-from peacestance.models.base import FitContext, StanceModel
+from peacestance.models.base import FitContext, StanceModel, row_weights
 from peacestance.runtime import pick_precision
 
 
@@ -43,11 +43,13 @@ def build_network(model_cfg, tokenizer, labels: Sequence[str]):
         resolve(model_cfg.pretrained), trust_remote_code=False, ignore_mismatched_sizes=True, **spec)
 
 
-def _dataset(frame: pd.DataFrame, tokenizer, max_length: int, labels: Sequence[str]):
+def _dataset(frame: pd.DataFrame, tokenizer, max_length: int, labels: Sequence[str], weighted: bool = False):
     from datasets import Dataset
 
     enc = encode_pairs(tokenizer, frame["sentence"].tolist(), frame["phrase"].tolist(), max_length)
     data = {**enc, "labels": [labels.index(y) for y in frame["label"]]}
+    if weighted:  # per-row loss weights (train.page_weights)
+        data["weight"] = row_weights(frame).tolist()
     data["length"] = [len(ids) for ids in enc["input_ids"]]
     return Dataset.from_dict(data)
 
@@ -88,12 +90,29 @@ def _trainer_class():
     from transformers import Trainer
 
     class OrderedEvalTrainer(Trainer):
-        """Evaluation in dataset order.
+        """Evaluation in dataset order, and a training loss weighted per row when the data carries weights.
 
         With train_sampling_strategy="group_by_length", transformers 5.x also shuffles the
         *evaluation* sampler by length, so predictions no longer line up with the rows they
         came from (per-target metrics and the predictions CSV would be silently wrong).
         """
+
+        def _set_signature_columns_if_needed(self):
+            super()._set_signature_columns_if_needed()
+            if "weight" not in self._signature_columns:
+                self._signature_columns = [*self._signature_columns, "weight"]
+
+        def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+            weight = inputs.pop("weight", None)
+            if weight is None or not model.training:
+                return super().compute_loss(model, inputs, return_outputs=return_outputs, **kwargs)
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            per_row = torch.nn.functional.cross_entropy(outputs.logits.float(), labels, reduction="none",
+                                                        label_smoothing=float(self.args.label_smoothing_factor))
+            weight = weight.to(per_row.dtype)
+            loss = (per_row * weight).sum() / weight.sum().clamp(min=1e-12)
+            return (loss, outputs) if return_outputs else loss
 
         def _get_eval_sampler(self, eval_dataset):
             if eval_dataset is None or self.args.world_size > 1:
@@ -127,7 +146,8 @@ class CrossEncoder(StanceModel):
         self.network = build_network(self.cfg, self.tokenizer, self.labels)
         if t.freeze_embeddings:
             self.network.get_input_embeddings().weight.requires_grad_(False)
-        data = {"train": _dataset(train, self.tokenizer, self.max_length, self.labels),
+        weighted = bool((row_weights(train) != 1.0).any())
+        data = {"train": _dataset(train, self.tokenizer, self.max_length, self.labels, weighted),
                 "validation": _dataset(validation, self.tokenizer, self.max_length, self.labels)}
         val_targets = validation["target"].tolist()
         labels, task = self.labels, self.task

@@ -32,7 +32,7 @@ from sklearn.linear_model import LogisticRegression
 
 from peacestance.encoders import resolve
 from peacestance.encoding import encode_pairs
-from peacestance.models.base import FitContext, StanceModel
+from peacestance.models.base import FitContext, StanceModel, row_weights
 
 HEAD_FILE = "head.safetensors"
 HEAD_META = "head.json"
@@ -143,7 +143,7 @@ def pair_features(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 class EmbeddingHead(StanceModel):
     kind = "embedding_head"
     # No epochs, no optimizer: only these train.* settings mean anything to this recipe.
-    train_knobs = ("seed", "cells", "objective", "calibrate_on", "device", "eval_batch_size", "promote")
+    train_knobs = ("seed", "cells", "objective", "calibrate_on", "device", "eval_batch_size", "promote", "page_weights")
 
     def __init__(self, cfg=None):
         super().__init__(cfg)
@@ -203,7 +203,8 @@ class EmbeddingHead(StanceModel):
         y = np.asarray([self.labels.index(v) for v in train["label"]])
         # Rows that only complete the target matrix (train.cells=matrix) may count for less than first-pass rows.
         primary = train["primary"].to_numpy(dtype=bool) if "primary" in train.columns else np.ones(len(train), bool)
-        weight = np.where(primary, 1.0, float(self.cfg.get("matrix_weight", 1.0)))
+        weight = np.where(primary, 1.0, float(self.cfg.get("matrix_weight", 1.0))) * row_weights(train)
+        page = row_weights(train)
         seed = int(ctx.train.seed)
         if self.head_kind == "per_target":
             seen = dict(zip(train["target"], train["phrase"]))  # the task's order first, then any new target
@@ -212,9 +213,9 @@ class EmbeddingHead(StanceModel):
                 rows = (train["phrase"] == phrase).to_numpy()
                 if self.gated:  # stance from the sentences that speak to the target; relevance from every cell
                     stance = rows & primary_rows
-                    self.heads[phrase] = self._classifier(seed).fit(x[stance], y[stance])
+                    self.heads[phrase] = self._classifier(seed).fit(x[stance], y[stance], sample_weight=page[stance])
                     self.gates[phrase] = self._classifier(seed, self.cfg.get("gate_C", 1.0)).fit(
-                        x[rows], primary_rows[rows].astype(int))
+                        x[rows], primary_rows[rows].astype(int), sample_weight=page[rows])
                     continue
                 self.heads[phrase] = self._classifier(seed).fit(x[rows], y[rows], sample_weight=weight[rows])
         else:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from peacestance.encoding import encode_pairs
 from peacestance.metrics import stance_metrics
-from peacestance.models.base import FitContext
+from peacestance.models.base import FitContext, row_weights
 from peacestance.models.cross_encoder import CrossEncoder, build_network, build_tokenizer
 
 
@@ -61,6 +61,7 @@ class PartialFineTune(CrossEncoder):
         train_cache = self._cache(train, layers, len(layers) - k, int(t.eval_batch_size))
         val_cache = self._cache(validation, layers, len(layers) - k, int(t.eval_batch_size))
         y_train = torch.as_tensor([self.labels.index(v) for v in train["label"]])
+        w_train = torch.as_tensor(row_weights(train), dtype=torch.float32)
         cache_time = time.perf_counter() - start
 
         base.encoder.layer = top
@@ -83,10 +84,10 @@ class PartialFineTune(CrossEncoder):
                     fed["states"], mask = self._pad(train_cache, idx)
                     out = self.network(input_ids=torch.zeros(mask.shape, dtype=torch.long), attention_mask=mask,
                                        labels=y_train[idx])
-                    loss = out.loss
-                    if t.label_smoothing:
-                        loss = torch.nn.functional.cross_entropy(out.logits, y_train[idx],
-                                                                 label_smoothing=float(t.label_smoothing))
+                    per_row = torch.nn.functional.cross_entropy(out.logits.float(), y_train[idx], reduction="none",
+                                                                label_smoothing=float(t.label_smoothing or 0.0))
+                    w = w_train[idx]
+                    loss = (per_row * w).sum() / w.sum().clamp(min=1e-12)
                     opt.zero_grad()
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(trainable, 1.0)

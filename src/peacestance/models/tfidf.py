@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from peacestance.models.base import FitContext, StanceModel
+from peacestance.models.base import FitContext, StanceModel, row_weights
 
 WEIGHTS_FILE = "tfidf.json"
 
@@ -28,7 +28,7 @@ def pair_text(sentence: str, phrase: str) -> str:
 class TfidfModel(StanceModel):
     kind = "tfidf"
     # No epochs, no optimizer: only these train.* settings mean anything to this recipe.
-    train_knobs = ("seed", "cells", "objective", "calibrate_on", "device", "eval_batch_size", "promote")
+    train_knobs = ("seed", "cells", "objective", "calibrate_on", "device", "eval_batch_size", "promote", "page_weights")
 
     def fit(self, train: pd.DataFrame, validation: pd.DataFrame, ctx: FitContext) -> None:
         cfg = self.cfg
@@ -37,7 +37,7 @@ class TfidfModel(StanceModel):
         x = self.vectorizer.fit_transform([pair_text(s, p) for s, p in zip(train["sentence"], train["phrase"])])
         self.classifier = LogisticRegression(C=cfg.C, class_weight=cfg.class_weight, max_iter=2000,
                                              random_state=int(ctx.train.seed))
-        self.classifier.fit(x, [self.labels.index(y) for y in train["label"]])
+        self.classifier.fit(x, [self.labels.index(y) for y in train["label"]], sample_weight=row_weights(train))
 
     def logits(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
         x = self.vectorizer.transform([pair_text(s, p) for s, p in zip(sentences, phrases)])
