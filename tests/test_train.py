@@ -74,6 +74,8 @@ def test_run_reads_at_a_glance_name_description_inputs_and_clean_params(trained)
     assert not [k for k in params if k.startswith("tracking.") or k.endswith(("_dir", ".path", ".annotations"))]
     steps = client.get_metric_history(run.info.run_id, "train_loss_by_step")
     assert len(steps) >= 2 and "train_loss_step" not in run.data.metrics
+    # globs are no param names: the page weights are one param with a JSON value
+    assert json.loads(params["train.page_weights"]) == {"[a-l][0-9][0-9]-*": 0.25}
 
 
 def test_a_head_run_shows_no_fine_tuning_knobs(trained, tmp_path):

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import re
 import os
 import subprocess
 import urllib.error
@@ -33,13 +34,20 @@ class TrackingError(RuntimeError):
     """The tracking store cannot be used; raised before any training starts."""
 
 
+_PARAM_NAME = re.compile(r"^[\w\-. /:]+$")  # what MLflow accepts in a param name
+
+
 def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, str]:
-    """{'train': {'lr': 5e-5}} -> {'train.lr': '5e-05'}; values cut to MLflow's limits."""
+    """{'train': {'lr': 5e-5}} -> {'train.lr': '5e-05'}; values cut to MLflow's limits.
+
+    A mapping whose keys MLflow cannot take in a param name (``train.page_weights``' globs) is one
+    param with a JSON value.
+    """
     data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
     out: dict[str, str] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
+        if isinstance(value, dict) and value and all(_PARAM_NAME.match(str(k)) for k in value):
             out.update(flatten(value, f"{name}."))
         else:
             text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
