@@ -130,8 +130,8 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             continue
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if (line.endswith("?") and ":" not in line and len(line.split()) <= 8 and not following and not current
-                and (i == 0 or not lines[i - 1])):
-            dropped["heading"] += 1  # a short question standing alone: a live-blog entry or section heading
+                and (i == 0 or not lines[i - 1] or classify_line(lines[i - 1]) == "timestamp")):
+            dropped["heading"] += 1  # a short question standing alone (or under a timestamp): an entry or section heading
             note(line, "heading")
             continue
         unterminated = _TERMINAL.search(line) is None

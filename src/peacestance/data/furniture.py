@@ -68,7 +68,7 @@ _RULES += (
     ("share", re.compile(r"\bsign up( here| now| today| for free)?[.!]?$|\bnewsletter\b.*\b(inbox|every (morning|day|"
                          r"evening|week)|delivered|sign up|subscribe)\b", _I)),
     ("notice", re.compile(r"^(our standards|privacy notice|privacy policy|terms of (use|service)|disclaimer|"
-                          r"editor'?s note|note from the (author|editor))\s*:", _I)),
+                          r"editor'?s note|note from the (author|editor)|methodology|about this (poll|survey|data))\s*:", _I)),
     ("bio", re.compile(r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){1,3} (is|was) (a|an|the|our) [^.]{0,60}\b(correspondent|reporter|"
                        r"editor|journalist|writer|columnist|producer|contributor)\b")),
     ("bio", re.compile(r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){1,3} covers\b")),
