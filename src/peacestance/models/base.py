@@ -134,7 +134,7 @@ def row_weights(train: pd.DataFrame) -> np.ndarray:
     """How much each training row counts (``train.page_weights``, set by train); 1 for frames without it."""
     if "weight" not in train.columns:
         return np.ones(len(train), dtype=np.float64)
-    return train["weight"].to_numpy(dtype=np.float64)
+    return np.array(train["weight"], dtype=np.float64)  # a writable copy (torch.as_tensor warns on read-only arrays)
 
 
 def manifest(folder: Path) -> dict[str, str]:
