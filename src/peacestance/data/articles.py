@@ -60,6 +60,10 @@ def strip_dateline(paragraph: str) -> str:
     return paragraph
 
 
+def _opens_with_dateline(line: str) -> bool:
+    return strip_dateline(line) != line
+
+
 #: whether page cleaning for prediction (split_article, analyze) uses the learned line classifier too
 LEARNED_DEFAULT = True
 _PLAIN_SENTENCE = re.compile(r"[.][\"'”’)\]]*$")
@@ -110,7 +114,8 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             note(line, "video")
             continue
         kind = classify_line(line)
-        if not kind and learned and title is not None and line_model.is_furniture(line):
+        # A wire dateline opens the story's body: the learned model never drops that line.
+        if not kind and learned and title is not None and not _opens_with_dateline(line) and line_model.is_furniture(line):
             kind = "learned"
         if kind:
             dropped[kind] += 1
