@@ -98,7 +98,7 @@ class Predictor:
                 self._scorer.autocast = True
         #: what runs: ``auto`` is bf16 where the hardware computes it natively (99.7-99.9% label agreement
         #: with fp32, 2-3x faster on the CPU), else fp32; evaluation pins fp32 so reports match across machines
-        self.precision = "fp32" if precision == "auto" else precision
+        self.precision = precision
         self.meta = meta
         #: the task the model was trained on: its labels, targets and phrases come from its folder
         self.task: TaskSpec = TaskSpec.from_meta(meta, where=str(self.model_dir / META_FILE))

@@ -57,9 +57,10 @@ def has_native_bf16(device: str) -> bool:
 def check_bf16(device: str) -> None:
     import torch
 
-    if device == "cuda" and not torch.cuda.is_bf16_supported():
+    if device not in ("cuda", "cpu") or has_native_bf16(device):
+        return
+    if device == "cuda":
         raise ValueError("precision=bf16: this GPU does not support bfloat16; use fp32")
-    if device == "cpu" and not cpu_has_bf16():
-        raise ValueError(f"precision=bf16: this CPU ({torch.backends.cpu.get_cpu_capability()}) has no bfloat16 "
+    raise ValueError(f"precision=bf16: this CPU ({torch.backends.cpu.get_cpu_capability()}) has no bfloat16 "
                          "instructions (avx512_bf16 or AMX), so bf16 would be emulated and slower; use fp32, "
                          "or int8 with backend=onnx")

@@ -137,6 +137,16 @@ def row_weights(train: pd.DataFrame) -> np.ndarray:
     return np.array(train["weight"], dtype=np.float64)  # a writable copy (torch.as_tensor warns on read-only arrays)
 
 
+def weighted_cross_entropy(logits, labels, weights, label_smoothing: float = 0.0):
+    """Mean cross-entropy with a weight per row (train.page_weights); equal weights give the plain mean."""
+    import torch
+
+    per_row = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="none",
+                                                label_smoothing=float(label_smoothing or 0.0))
+    weights = weights.to(per_row.dtype)
+    return (per_row * weights).sum() / weights.sum().clamp(min=1e-12)
+
+
 def manifest(folder: Path) -> dict[str, str]:
     """sha256 of every file in a model folder (but its peacestance.json): written at save, checked at load."""
     import hashlib

@@ -17,7 +17,7 @@ import pandas as pd
 from peacestance.encoders import resolve
 from peacestance.encoding import encode_pairs
 from peacestance.metrics import stance_metrics
-from peacestance.models.base import FitContext, StanceModel, row_weights
+from peacestance.models.base import FitContext, StanceModel, row_weights, weighted_cross_entropy
 from peacestance.runtime import pick_precision
 
 
@@ -43,13 +43,13 @@ def build_network(model_cfg, tokenizer, labels: Sequence[str]):
         resolve(model_cfg.pretrained), trust_remote_code=False, ignore_mismatched_sizes=True, **spec)
 
 
-def _dataset(frame: pd.DataFrame, tokenizer, max_length: int, labels: Sequence[str], weighted: bool = False):
+def _dataset(frame: pd.DataFrame, tokenizer, max_length: int, labels: Sequence[str], weights: np.ndarray | None = None):
     from datasets import Dataset
 
     enc = encode_pairs(tokenizer, frame["sentence"].tolist(), frame["phrase"].tolist(), max_length)
     data = {**enc, "labels": [labels.index(y) for y in frame["label"]]}
-    if weighted:  # per-row loss weights (train.page_weights)
-        data["weight"] = row_weights(frame).tolist()
+    if weights is not None:  # per-row loss weights (train.page_weights)
+        data["weight"] = weights.tolist()
     data["length"] = [len(ids) for ids in enc["input_ids"]]
     return Dataset.from_dict(data)
 
@@ -108,10 +108,7 @@ def _trainer_class():
                 return super().compute_loss(model, inputs, return_outputs=return_outputs, **kwargs)
             labels = inputs.pop("labels")
             outputs = model(**inputs)
-            per_row = torch.nn.functional.cross_entropy(outputs.logits.float(), labels, reduction="none",
-                                                        label_smoothing=float(self.args.label_smoothing_factor))
-            weight = weight.to(per_row.dtype)
-            loss = (per_row * weight).sum() / weight.sum().clamp(min=1e-12)
+            loss = weighted_cross_entropy(outputs.logits, labels, weight, self.args.label_smoothing_factor)
             return (loss, outputs) if return_outputs else loss
 
         def _get_eval_sampler(self, eval_dataset):
@@ -146,8 +143,9 @@ class CrossEncoder(StanceModel):
         self.network = build_network(self.cfg, self.tokenizer, self.labels)
         if t.freeze_embeddings:
             self.network.get_input_embeddings().weight.requires_grad_(False)
-        weighted = bool((row_weights(train) != 1.0).any())
-        data = {"train": _dataset(train, self.tokenizer, self.max_length, self.labels, weighted),
+        weights = row_weights(train)
+        data = {"train": _dataset(train, self.tokenizer, self.max_length, self.labels,
+                                  weights if (weights != 1.0).any() else None),
                 "validation": _dataset(validation, self.tokenizer, self.max_length, self.labels)}
         val_targets = validation["target"].tolist()
         labels, task = self.labels, self.task

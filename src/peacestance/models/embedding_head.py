@@ -203,8 +203,8 @@ class EmbeddingHead(StanceModel):
         y = np.asarray([self.labels.index(v) for v in train["label"]])
         # Rows that only complete the target matrix (train.cells=matrix) may count for less than first-pass rows.
         primary = train["primary"].to_numpy(dtype=bool) if "primary" in train.columns else np.ones(len(train), bool)
-        weight = np.where(primary, 1.0, float(self.cfg.get("matrix_weight", 1.0))) * row_weights(train)
         page = row_weights(train)
+        weight = np.where(primary, 1.0, float(self.cfg.get("matrix_weight", 1.0))) * page
         seed = int(ctx.train.seed)
         if self.head_kind == "per_target":
             seen = dict(zip(train["target"], train["phrase"]))  # the task's order first, then any new target

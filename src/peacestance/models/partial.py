@@ -23,7 +23,7 @@ import pandas as pd
 
 from peacestance.encoding import encode_pairs
 from peacestance.metrics import stance_metrics
-from peacestance.models.base import FitContext, row_weights
+from peacestance.models.base import FitContext, row_weights, weighted_cross_entropy
 from peacestance.models.cross_encoder import CrossEncoder, build_network, build_tokenizer
 
 
@@ -84,10 +84,7 @@ class PartialFineTune(CrossEncoder):
                     fed["states"], mask = self._pad(train_cache, idx)
                     out = self.network(input_ids=torch.zeros(mask.shape, dtype=torch.long), attention_mask=mask,
                                        labels=y_train[idx])
-                    per_row = torch.nn.functional.cross_entropy(out.logits.float(), y_train[idx], reduction="none",
-                                                                label_smoothing=float(t.label_smoothing or 0.0))
-                    w = w_train[idx]
-                    loss = (per_row * w).sum() / w.sum().clamp(min=1e-12)
+                    loss = weighted_cross_entropy(out.logits, y_train[idx], w_train[idx], t.label_smoothing)
                     opt.zero_grad()
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(trainable, 1.0)
