@@ -76,6 +76,30 @@ def test_embedding_head_learns_saves_and_loads(splits, tiny_encoder, tmp_path, h
     assert json.loads((tmp_path / "m" / "peacestance.json").read_text())["free_phrases"] is (head == "pair")
 
 
+def test_lexical_mix_is_the_stated_mixture_and_survives_save_and_load(splits, tiny_encoder, tmp_path):
+    train = splits["train"][splits["train"]["primary"]]
+    test = splits["test"][splits["test"]["primary"]]
+    sentences, phrases = test["sentence"].tolist(), test["phrase"].tolist()
+
+    def fitted(weight: float):
+        # C tiny: the head over random-encoder embeddings is near uniform, so the words must carry the mix
+        cfg = compose(["model=mpnet_head", f"model.encoder={tiny_encoder}", "model.C=0.0001", "model.normalize=false",
+                       f"model.lexical_weight={weight}"]).model
+        model = models.build(cfg)
+        model.fit(train, splits["validation"], _ctx())
+        return model
+
+    head, mixed, words = fitted(0.0), fitted(0.5), fitted(1.0)
+    np.testing.assert_allclose(mixed.scores(sentences, phrases),
+                               0.5 * head.scores(sentences, phrases) + 0.5 * words.scores(sentences, phrases), atol=1e-6)
+    assert _macro_f1(words, test) >= 0.8 and _macro_f1(mixed, test) >= _macro_f1(head, test) + 0.2
+    mixed.save(tmp_path / "m", {"model_name": "tiny_mixed"})
+    loaded = models.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.scores(sentences, phrases), mixed.scores(sentences, phrases), atol=1e-6)
+    with pytest.raises(ValueError, match="model.lexical_weight must be between 0 and 1, not 1.5"):
+        fitted(1.5)
+
+
 def test_relevance_gate_answers_neutral_off_target_and_keeps_the_stance_on_target(splits, tiny_encoder, tmp_path):
     cfg = compose(["model=mpnet_gate", f"model.encoder={tiny_encoder}", "model.C=20", "model.gate_C=20",
                    "model.normalize=false"]).model

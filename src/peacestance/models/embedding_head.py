@@ -8,6 +8,11 @@ few layers), then a logistic-regression head decides the label:
 * ``head: pair``: one head over [u, v, u*v, |u-v|] of the sentence embedding u and the
   target phrase's embedding v (a bi-encoder), so a free phrase still gets an answer.
 
+``lexical_weight`` > 0 mixes in a TF-IDF classifier per head (``lexical:`` settings): the
+scores become ``(1 - w) * head + w * tfidf``. A frozen sentence embedding blurs the words that
+carry a stance ("rejected", "ruled out", "ready to"); the bag of words keeps them, and the two
+err on different sentences (chosen on blind-dev and leave-one-writer-out CV, see the model card).
+
 ``gate: relevance`` (per-target heads) adds a second classifier per target, trained on every
 cell of the target matrix (``train.cells=matrix``): does the sentence speak to this target at
 all? The stance head, trained on the sentences that do, answers only when the gate says yes;
@@ -33,9 +38,11 @@ from sklearn.linear_model import LogisticRegression
 from peacestance.encoders import resolve
 from peacestance.encoding import encode_pairs
 from peacestance.models.base import FitContext, StanceModel, row_weights
+from peacestance.models.tfidf import LexicalClassifier, pair_text
 
 HEAD_FILE = "head.safetensors"
 HEAD_META = "head.json"
+LEXICAL_FILE = "lexical.json"
 ENCODER_DIR = "encoder"
 
 
@@ -150,6 +157,7 @@ class EmbeddingHead(StanceModel):
         self.encoder: SentenceEncoder | None = None
         self.heads: dict[str, LogisticRegression] = {}
         self.gates: dict[str, LogisticRegression] = {}
+        self.lexical: dict[str, LexicalClassifier] = {}
         self._phrase_cache: dict[str, np.ndarray] = {}
 
     @property
@@ -180,6 +188,32 @@ class EmbeddingHead(StanceModel):
         weight = self.cfg.get("class_weight", "balanced")
         return LogisticRegression(C=float(C if C is not None else self.cfg.get("C", 1.0)),
                                   class_weight=weight if weight else None, max_iter=3000, random_state=seed)
+
+    @property
+    def lexical_weight(self) -> float:
+        w = float(self.cfg.get("lexical_weight") or 0.0)
+        if not 0.0 <= w <= 1.0:
+            raise ValueError(f"model.lexical_weight must be between 0 and 1, not {w}")
+        return w
+
+    def _lexical_texts(self, key: str, sentences: Sequence[str], phrases: Sequence[str]) -> list[str]:
+        """A per-target classifier reads the sentence; the pair head's one reads sentence and phrase words."""
+        return list(sentences) if key != "*" else [pair_text(s, p) for s, p in zip(sentences, phrases)]
+
+    def _fit_lexical(self, key: str, train: pd.DataFrame, rows: np.ndarray, y: np.ndarray, weight: np.ndarray,
+                     seed: int) -> None:
+        if self.lexical_weight > 0:
+            texts = self._lexical_texts(key, train["sentence"][rows], train["phrase"][rows])
+            self.lexical[key] = LexicalClassifier.from_config(self.cfg.get("lexical") or {}, seed=seed).fit(
+                texts, y[rows], sample_weight=weight[rows])
+
+    def _mix_lexical(self, key: str, log_probs: np.ndarray, sentences: Sequence[str],
+                     phrases: Sequence[str]) -> np.ndarray:
+        if key not in self.lexical:
+            return log_probs
+        w = self.lexical_weight
+        lexical = self.lexical[key].log_proba(self._lexical_texts(key, sentences, phrases), len(self.labels))
+        return np.log(np.clip((1 - w) * np.exp(log_probs) + w * np.exp(lexical), 1e-13, 1.0))
 
     @property
     def gated(self) -> bool:
@@ -214,12 +248,15 @@ class EmbeddingHead(StanceModel):
                 if self.gated:  # stance from the sentences that speak to the target; relevance from every cell
                     stance = rows & primary_rows
                     self.heads[phrase] = self._classifier(seed).fit(x[stance], y[stance], sample_weight=page[stance])
+                    self._fit_lexical(phrase, train, stance, y, page, seed)
                     self.gates[phrase] = self._classifier(seed, self.cfg.get("gate_C", 1.0)).fit(
                         x[rows], primary_rows[rows].astype(int), sample_weight=page[rows])
                     continue
                 self.heads[phrase] = self._classifier(seed).fit(x[rows], y[rows], sample_weight=weight[rows])
+                self._fit_lexical(phrase, train, rows, y, weight, seed)
         else:
             self.heads["*"] = self._classifier(seed).fit(x, y, sample_weight=weight)
+            self._fit_lexical("*", train, np.ones(len(train), bool), y, weight, seed)
         elapsed = time.perf_counter() - start
         # One pass, no epochs: the run scores validation once afterwards (best_val_* metrics).
         self.train_stats = {"train_runtime": elapsed, "train_samples_per_second": len(train) / max(elapsed, 1e-9)}
@@ -244,12 +281,13 @@ class EmbeddingHead(StanceModel):
         if self.head_kind == "pair":
             head = self.heads["*"]
             out[:, head.classes_] = head.predict_log_proba(x)
-            return out
-        phrases = np.asarray(phrases, dtype=object)
+            return self._mix_lexical("*", out, sentences, phrases)
+        sentences, phrases = np.asarray(sentences, dtype=object), np.asarray(phrases, dtype=object)
         for phrase, head in self.heads.items():
             rows = phrases == phrase
             if rows.any():
                 out[np.ix_(rows, head.classes_)] = head.predict_log_proba(x[rows])
+                out[rows] = self._mix_lexical(phrase, out[rows], sentences[rows], phrases[rows])
                 if phrase in self.gates:
                     out[rows] = self._gate(out[rows], self.gates[phrase].predict_proba(x[rows])[:, 1])
         return out
@@ -283,8 +321,11 @@ class EmbeddingHead(StanceModel):
                 entry["gate"] = True
             index.append(entry)
         save_file(tensors, str(out / HEAD_FILE))
+        if self.lexical:
+            (out / LEXICAL_FILE).write_text(json.dumps({k: c.to_dict() for k, c in self.lexical.items()}),
+                                            encoding="utf-8")
         settings = {k: self.cfg.get(k) for k in ("head", "pooling", "layers", "max_length", "batch_size", "normalize",
-                                                 "gate", "gate_threshold")}
+                                                 "gate", "gate_threshold", "lexical_weight")}
         (out / HEAD_META).write_text(json.dumps({"settings": settings, "heads": index}, indent=2) + "\n",
                                      encoding="utf-8")
 
@@ -308,4 +349,7 @@ class EmbeddingHead(StanceModel):
                 gate.coef_ = tensors[f"gate_coef_{i}"].astype(np.float64)
                 gate.intercept_ = tensors[f"gate_intercept_{i}"].astype(np.float64)
                 model.gates[entry["phrase"]] = gate
+        if (model_dir / LEXICAL_FILE).is_file():
+            lexical = json.loads((model_dir / LEXICAL_FILE).read_text(encoding="utf-8"))
+            model.lexical = {k: LexicalClassifier.from_dict(v) for k, v in lexical.items()}
         return model
