@@ -71,3 +71,18 @@ def test_headline_repeated_in_body_is_dropped_even_with_a_question_mark():
     _, body, dropped = clean_text("Who will guard the ceasefire?\n\nProse follows here.", title="Who will guard the ceasefire?")
     assert body == ["Prose follows here."]
     assert dropped["heading"] == 1
+
+
+def test_question_under_a_live_blog_timestamp_is_the_entry_heading_even_with_text_right_below():
+    _, body, dropped = clean_text("# Live: talks in Paris\n\n2h ago\nWhat is in the declaration?\n"
+                                  "The text commits signatories to binding guarantees after a ceasefire.")
+    assert body == ["The text commits signatories to binding guarantees after a ceasefire."]
+    assert dropped["timestamp"] == 1 and dropped["heading"] == 1
+
+
+def test_question_inside_a_list_of_related_links_is_dropped_but_a_question_in_prose_is_kept():
+    page = ("# Allies weigh a force\n\nMost viewed\nStorm hits the north\nWhy are egg prices rising again?\n"
+            "The winners in full\n\nWill the allies send troops?\nMinisters said they would decide in March.\n\n"
+            "Prose ends here.")
+    _, body, _ = clean_text(page)
+    assert body == ["Will the allies send troops? Ministers said they would decide in March.", "Prose ends here."]

@@ -76,6 +76,20 @@ def _looks_like_title(line: str) -> bool:
     return not (_PLAIN_SENTENCE.search(line) and len(line.split()) >= 8)
 
 
+def _question_heading(above: str, below: str, above_fate: str) -> bool:
+    """A short question on its own line is a heading, not prose, when its neighbours say so.
+
+    Standing alone between blank lines (a Q&A or explainer section); right under a live-blog
+    timestamp (the entry's heading, even with the entry's text on the next line); or inside a
+    block of dropped lines that runs on into another unterminated line (a list of related links).
+    """
+    if not above and not below:
+        return True
+    if above and classify_line(above) == "timestamp":
+        return True
+    return bool(above) and above_fate not in ("", "body", "title") and bool(below) and _TERMINAL.search(below) is None
+
+
 def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learned: bool = False,
                trace: list[tuple[str, str]] | None = None) -> tuple[str, list[str], Counter]:
     """Split a text page into (title, body paragraphs, dropped-line counts).
@@ -89,7 +103,10 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
     """
     from peacestance.data import line_model
 
+    fate = [""]  # what became of the line just above ("" after a blank line)
+
     def note(line: str, what: str) -> None:
+        fate[0] = what
         if trace is not None:
             trace.append((line, what))
 
@@ -108,6 +125,7 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
         if not line or _MD_DECORATION.match(line):
             in_promo = False
             close()
+            fate[0] = ""
             continue
         if in_promo:
             dropped["video"] += 1
@@ -134,9 +152,9 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             note(line, "heading")
             continue
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        if (line.endswith("?") and ":" not in line and len(line.split()) <= 8 and not following and not current
-                and (i == 0 or not lines[i - 1] or classify_line(lines[i - 1]) == "timestamp")):
-            dropped["heading"] += 1  # a short question standing alone (or under a timestamp): an entry or section heading
+        if line.endswith("?") and ":" not in line and len(line.split()) <= 8 and not current and _question_heading(
+                lines[i - 1] if i else "", following, fate[0]):
+            dropped["heading"] += 1
             note(line, "heading")
             continue
         unterminated = _TERMINAL.search(line) is None

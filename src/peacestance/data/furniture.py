@@ -48,7 +48,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"^((updated|published|posted|last updated|first published)\b.{0,60}|"
         r"\d{1,2}[:.]\d{2}\s*(a\.?m\.?|p\.?m\.?)?\s*(gmt|utc|cet|cest|bst|et|edt|est|msk|eet|eest|kyiv time|local time)?|"
         r"(key events?|show key events only|live|live updates|breaking|pinned post|latest updates?)|"
-        r"\d+ (minutes?|hours?|days?) ago|"
+        r"\d+ ?(m|mins?|minutes?|h|hrs?|hours?|d|days?) ago|"
         r"(mon|tue|wed|thu|fri|sat|sun)[a-z]*,? \d{1,2} [a-z]+ \d{4}.{0,20}|"
         r"\d{1,2} (jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]* \d{4}(,? \d{1,2}[:.]\d{2}.*)?|"
         r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}(,? \d{1,2}[:.]\d{2}.*)?)$", _I)),
