@@ -84,9 +84,11 @@ _RULES += (
     ("notice", re.compile(r"^the (views|opinions) expressed (here |in this (article|piece|column) )?are (the author'?s|those of "
                           r"the author)", _I)),
     # a live blog's closing line standing on its own
+    # (optionally followed by where to read on: "Follow our coverage of the talks here.")
     ("signoff", re.compile(r"^((thanks?|thank you) (you )?for (following|reading|joining)( us| along)?\b[^.!?]{0,40}[.!]?|"
                            r"(this|our) (live )?(blog|coverage) (is now closed|has (now )?(ended|closed))[^.!?]{0,40}[.!]?|"
-                           r"we('ll| will) be back\b[^.!?]{0,60}[.!]?)$", _I)),
+                           r"we('ll| will) be back\b[^.!?]{0,60}[.!]?)"
+                           r"(\s+(you can )?(follow|read|find|catch up on|join us for) [^.!?]{0,60}\b(here|below)[.!]?)?$", _I)),
 )
 # A photo caption written as a sentence: present-tense picture verbs, no attribution, short.
 _CAPTION_VERB = re.compile(

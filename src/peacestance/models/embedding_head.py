@@ -203,6 +203,7 @@ class EmbeddingHead(StanceModel):
     def _fit_lexical(self, key: str, train: pd.DataFrame, rows: np.ndarray, y: np.ndarray, weight: np.ndarray,
                      seed: int) -> None:
         if self.lexical_weight > 0:
+            rows = rows & (weight > 0)  # a zero-weight row is not there: it must not shape the vocabulary either
             texts = self._lexical_texts(key, train["sentence"][rows], train["phrase"][rows])
             self.lexical[key] = LexicalClassifier.from_config(self.cfg.get("lexical") or {}, seed=seed).fit(
                 texts, y[rows], sample_weight=weight[rows])
