@@ -85,7 +85,7 @@ def _question_heading(above: str, below: str, above_fate: str) -> bool:
     """
     if not above and not below:
         return True
-    if above and classify_line(above) == "timestamp":
+    if above_fate == "timestamp":  # what clean_text already decided for the line above, not classified again
         return True
     return bool(above) and above_fate not in ("", "body", "title") and bool(below) and _TERMINAL.search(below) is None
 
@@ -103,10 +103,11 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
     """
     from peacestance.data import line_model
 
-    fate = [""]  # what became of the line just above ("" after a blank line)
+    fate = ""  # what became of the line just above ("" after a blank line)
 
     def note(line: str, what: str) -> None:
-        fate[0] = what
+        nonlocal fate
+        fate = what
         if trace is not None:
             trace.append((line, what))
 
@@ -125,7 +126,7 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
         if not line or _MD_DECORATION.match(line):
             in_promo = False
             close()
-            fate[0] = ""
+            fate = ""
             continue
         if in_promo:
             dropped["video"] += 1
@@ -153,7 +154,7 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             continue
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if line.endswith("?") and ":" not in line and len(line.split()) <= 8 and not current and _question_heading(
-                lines[i - 1] if i else "", following, fate[0]):
+                lines[i - 1] if i else "", following, fate):
             dropped["heading"] += 1
             note(line, "heading")
             continue

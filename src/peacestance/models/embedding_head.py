@@ -228,6 +228,7 @@ class EmbeddingHead(StanceModel):
 
         if self.head_kind not in ("per_target", "pair"):
             raise ValueError(f"model.head must be per_target or pair, not {self.head_kind!r}")
+        _ = self.lexical_weight  # refuse a bad weight now, not after minutes of encoding
         primary_rows = train["primary"].to_numpy(dtype=bool) if "primary" in train.columns else np.ones(len(train), bool)
         if self.gated and (self.head_kind != "per_target" or primary_rows.all()):
             raise ValueError("model.gate=relevance needs model.head=per_target and every cell of the target matrix "

@@ -38,11 +38,13 @@ class LexicalClassifier:
         self.classifier = LogisticRegression(C=float(C), class_weight=class_weight or None, max_iter=2000,
                                              random_state=int(seed))
 
+    #: the settings a config may carry (a model config's other keys are not this classifier's)
+    SETTINGS = ("ngram_range", "min_df", "max_features", "sublinear_tf", "C", "class_weight")
+
     @classmethod
     def from_config(cls, cfg, seed: int = 0) -> "LexicalClassifier":
-        return cls(ngram_range=cfg.get("ngram_range", (1, 2)), min_df=cfg.get("min_df", 1),
-                   max_features=cfg.get("max_features", 50000), sublinear_tf=cfg.get("sublinear_tf", True),
-                   C=cfg.get("C", 4.0), class_weight=cfg.get("class_weight", "balanced"), seed=seed)
+        """The settings the config names; the others keep ``__init__``'s defaults."""
+        return cls(**{k: cfg[k] for k in cls.SETTINGS if k in cfg}, seed=seed)
 
     def fit(self, texts: Sequence[str], y: Sequence[int], sample_weight: np.ndarray | None = None) -> "LexicalClassifier":
         self.classifier.fit(self.vectorizer.fit_transform(texts), y, sample_weight=sample_weight)
