@@ -86,3 +86,41 @@ def test_question_inside_a_list_of_related_links_is_dropped_but_a_question_in_pr
             "Prose ends here.")
     _, body, _ = clean_text(page)
     assert body == ["Will the allies send troops? Ministers said they would decide in March.", "Prose ends here."]
+
+
+def test_a_promo_block_ends_after_its_blurb_even_without_a_blank_line():
+    # Pages dumped without blank lines: a promo used to swallow everything up to the next blank line.
+    page = ("# Talks in Geneva\nVIDEO | Envoys arrive in Geneva\nThe delegations in ninety seconds.\n"
+            "Negotiators from three countries met in Geneva on Wednesday for a third round of talks.\n"
+            "Listen to article (6 min)\nLink Copied\n"
+            "The talks ended without a breakthrough, according to two officials familiar with them, and "
+            "the sides agreed to meet again in March after consulting their capitals about the draft.")
+    _, body, dropped = clean_text(page)
+    assert body == ["Negotiators from three countries met in Geneva on Wednesday for a third round of talks.",
+                    "The talks ended without a breakthrough, according to two officials familiar with them, and "
+                    "the sides agreed to meet again in March after consulting their capitals about the draft."]
+    assert dropped["video"] == 2
+
+
+def test_short_lines_under_a_link_list_heading_are_links_until_prose_returns():
+    page = ("# Allies weigh a force\n\nThe first paragraph of the story is here.\nMore from Eurowire\n"
+            "How many troops could Europe send?\nPutin and Trump met in Alaska. Here is what was agreed\n"
+            "Ministers said on Tuesday that planners from more than twenty countries would meet in Paris next week "
+            "to turn the pledges into a plan.")
+    _, body, dropped = clean_text(page)
+    assert body == ["The first paragraph of the story is here.",
+                    "Ministers said on Tuesday that planners from more than twenty countries would meet in Paris next week "
+                    "to turn the pledges into a plan."]
+    assert dropped["link_list"] == 3
+
+
+def test_a_standfirst_above_the_byline_is_dropped_but_a_lead_above_a_timestamp_is_kept():
+    page = ("# Trump rules out ground troops\nThe remarks came a day after a White House meeting with European leaders.\n"
+            "By Dana Whitcombe\nThe president ruled out American ground troops on Tuesday but left air support open.")
+    _, body, dropped = clean_text(page)
+    assert body == ["The president ruled out American ground troops on Tuesday but left air support open."]
+    assert dropped["standfirst"] == 1
+    live = ("# Talks in Berlin - live\n10:05\nEnvoys are back at the chancellery this morning for a second round.\n"
+            "Share this post\n09:40\nThe first round lasted five hours.")
+    _, body, _ = clean_text(live)
+    assert body == ["Envoys are back at the chancellery this morning for a second round.", "The first round lasted five hours."]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peacestance.data.jsonl import iter_json_objects
-from peacestance.data.furniture import classify_line, is_video_promo
+from peacestance.data.furniture import classify_line, is_link_list_heading, is_video_promo
 from peacestance.data.sentences import DEFAULT_SEGMENTER, split_sentences
 from peacestance.errors import DataError
 
@@ -37,6 +37,44 @@ _DATELINE = re.compile(
     r"\s*(\([^()]{1,40}\))?\s*[-–—]+\s+(?=\S)"
 )
 _MAX_HEADING_WORDS = 12
+# A promo block is its label line plus a short blurb: one line when the label line carries the
+# promo's title, two when the label stands alone ("WATCH" / title / blurb). Bounded, and never a
+# long line of prose, because pages without blank lines would otherwise lose what follows a promo.
+_PROMO_BLURB_LINES = 2
+_PROMO_BLURB_MAX_WORDS = 30
+
+
+# Under a "Related" / "More from X" heading, the next short lines are links, until a blank line or prose.
+_LINK_LIST_MAX_LINES = 8
+_LINK_MAX_WORDS = 20
+
+
+_STANDFIRST_MAX_WORDS = 45
+_STANDFIRST_LOOKAHEAD = 4
+
+
+def _is_standfirst(lines: list[str], i: int, learned: bool) -> bool:
+    """A line before any body text whose next lines, all furniture, reach a byline.
+
+    That is the page head: headline, standfirst (dek), byline, date. A standfirst is written as
+    prose, so only where it stands tells it from the article's lead.
+    """
+    from peacestance.data import line_model
+
+    if len(lines[i].split()) > _STANDFIRST_MAX_WORDS or _opens_with_dateline(lines[i]):
+        return False
+    ahead = [line for line in lines[i + 1:] if line][:_STANDFIRST_LOOKAHEAD]
+    for line in ahead:
+        kind = classify_line(line)
+        if kind == "byline":  # not a timestamp: a live blog's first entry is followed by the next one's time
+            return True
+        if kind is None and not (learned and line_model.is_furniture(line)):
+            return False
+    return False
+
+
+def _promo_lines_after(label_line: str) -> int:
+    return _PROMO_BLURB_LINES - 1 if len(label_line.split()) >= 3 else _PROMO_BLURB_LINES
 
 
 @dataclass
@@ -114,7 +152,8 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
     dropped: Counter = Counter()
     paragraphs: list[str] = []
     current: list[str] = []
-    in_promo = False
+    promo_left = 0  # lines of a promo block still to drop
+    links_left = 0  # lines of a list of links still to drop
 
     def close() -> None:
         if current:
@@ -124,11 +163,21 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
     lines = [raw.strip() for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     for i, line in enumerate(lines):
         if not line or _MD_DECORATION.match(line):
-            in_promo = False
+            promo_left = links_left = 0
             close()
             fate = ""
             continue
-        if in_promo:
+        if promo_left and (len(line.split()) > _PROMO_BLURB_MAX_WORDS or classify_line(line)):
+            promo_left = 0  # prose, or furniture of another kind: the promo's blurb has ended
+        if links_left and (len(line.split()) > _LINK_MAX_WORDS or _opens_with_dateline(line)):
+            links_left = 0  # prose again: the list has ended
+        if links_left:
+            links_left -= 1
+            dropped["link_list"] += 1
+            note(line, "link_list")
+            continue
+        if promo_left:
+            promo_left -= 1
             dropped["video"] += 1
             note(line, "video")
             continue
@@ -138,7 +187,9 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             kind = "learned"
         if kind:
             dropped[kind] += 1
-            in_promo = is_video_promo(line) or (kind == "learned" and line_model.looks_like_promo(line))
+            promo = is_video_promo(line) or (kind == "learned" and line_model.looks_like_promo(line))
+            promo_left = _promo_lines_after(line) if promo else 0
+            links_left = _LINK_LIST_MAX_LINES if is_link_list_heading(line) else 0
             note(line, kind)
             close()
             continue
@@ -174,6 +225,10 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             dropped["heading"] += 1
             note(line, "heading")
             close()
+            continue
+        if not paragraphs and not current and _is_standfirst(lines, i, learned):
+            dropped["standfirst"] += 1
+            note(line, "standfirst")
             continue
         note(line, "body")
         current.append(line)

@@ -40,7 +40,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"^(share( this( article| story| page)?)?( on \w+)?|share via.*|copy link|link copied|print|email|"
         r"save( article)?|bookmark|listen( to this article)?( \d+ min)?|\d+ min(ute)? read|"
         r"subscribe\b.*|sign up\b.*|follow us\b.*|follow .* on (x|twitter|facebook|telegram|instagram).*|"
-        r"advertisement|sponsored( content)?|read more\s*[:|].*|read more|related\s*[:|].*|related( stories| articles| coverage)?|"
+        r"advertisement|sponsored( content)?|(read (more|also|next)|also read|see also)\s*[:|].*|read more|related\s*[:|].*|related( stories| articles| coverage)?|"
         r"more on this story|most (read|popular|viewed)|recommended|comments?(\s*\(\d+\))?|"
         r"view comments|\d+ comments?|(©|\(c\)|copyright)\s*.*|all rights reserved.*|"
         r"download (the|our) app.*|get (the|our) newsletter.*|newsletter.*|top stories|trending)$", _I)),
@@ -90,6 +90,35 @@ _RULES += (
                            r"we('ll| will) be back\b[^.!?]{0,60}[.!]?)"
                            r"(\s+(you can )?(follow|read|find|catch up on|join us for) [^.!?]{0,60}\b(here|below)[.!]?)?$", _I)),
 )
+# Rules added from the second development part of the blind page set (data/pages/blind/h4-*, h5-*:
+# 16 pages, 16 kinds of outlet, written in session 6 by two writers who never saw these rules).
+_RULES += (
+    ("cookie", re.compile(r"\b(use|uses|using) cookies\b|^we value your privacy\b", _I)),
+    # calls to the reader: pay, subscribe, log in, join a channel, support the newsroom, comment
+    ("pitch", re.compile(
+        r"\bunlimited (digital )?access\b|\b(free )?(articles?|stories) (left|remaining)\b|"
+        r"\bfor as little as [$€£]|[$€£]\s?\d+(\.\d+)? (a|per) (month|week|year)\b|"
+        r"^already a (subscriber|member)\b|\bjoin (our|the) [^.]{0,40}\b(whatsapp|telegram|signal) (channel|group)\b|"
+        r"^support (independent|local|quality|our|public) (news|journalism|reporting|newsroom)\b|"
+        r"^(become|join as) a (sustaining |paying |founding )?(member|subscriber|supporter)\b|"
+        r"^(comments are (disabled|closed|turned off)|be the first to comment|join the (conversation|discussion))\b|"
+        r"\bto join the (conversation|discussion)[.!]?$|\b(in|to) your inbox\b|"
+        r"\b(only|possible) because (of )?(readers|members|subscribers|supporters) like you\b|"
+        r"^(your )?browser (is )?(no longer|not) supported\b|^(this|the) rest of this (article|story) is (reserved|available) for\b", _I)),
+    # reading aids and production notes
+    ("notice", re.compile(
+        r"^(the )?audio version\b|\b(read|narrated|voiced) by (a synthetic|an ai|an automated|a computer)|"
+        r"^(estimated )?(time to read|reading time)\b|"
+        r"^(this is a )?translation of an? (article|story|report|interview)\b|"
+        r"^(quotes?|remarks|the (article|interview|text))\b[^.]{0,60}\btranslated from\b|"
+        r"^(correction\b[^.]{0,40}[:.]?\s*)?an earlier version of this (story|article|report|piece)\b|"
+        r"^transcripts? (of|for)\b[^.]{0,80}\b(produced|provided|may not be)\b|"
+        r"^this (article|story|piece) appears in the\b|"
+        r"^the (views|opinions) expressed in this [a-z]+ are\b", _I)),
+    # research and think-tank bios: "Jane Roe is a senior research fellow in the X Programme"
+    ("bio", re.compile(r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){1,3} (is|was) (a|an|the) [^.]{0,40}\b(fellow|analyst|researcher|"
+                       r"professor|scholar|director)\b(?![^.]*\b(said|says|told|warned|argued)\b)")),
+)
 # A photo caption written as a sentence: present-tense picture verbs, no attribution, short.
 _CAPTION_VERB = re.compile(
     r"\b(speaks?|arrives?|arrive for|takes? part|checks?|(is|are) (seen|shown|pictured)|gestures?|attends?|walks?|"
@@ -103,13 +132,28 @@ def _photo_caption(text: str) -> bool:
             and not _ATTRIBUTION_WORD.search(text))
 
 
-_VIDEO_PROMO = re.compile(r"^(watch|video|listen|watch now|watch live|video player)\s*(:|\||–|—|-)", _I)
+_VIDEO_PROMO = re.compile(r"^([▶►]|(watch|video|listen|watch now|watch live|video player|podcast)\s*(:|\||–|—|-|l\s)|"
+                          r"(a )?message from [^.]{1,40}:$|(presented|sponsored) by\b[^.]{0,40}$)", _I)
 _DURATION = re.compile(r"^\(?\d{1,2}:\d{2}(:\d{2})?\)?$")
 
 
 def is_video_promo(line: str) -> bool:
     """True for the first line of a video/audio promo block (WATCH: ..., VIDEO | ...)."""
     return bool(_VIDEO_PROMO.match(line.strip()))
+
+
+# A heading that opens a list of links to other stories ("Related Stories", "More from X", "Keep reading").
+_LINK_LIST_HEADING = re.compile(
+    r"^(related( stories| articles| coverage| content| reading| topics| news)?|more (from|on|about) [^.!?]{1,30}|"
+    r"more (stories|news|coverage)|keep reading|read (also|next|more)|also read|see also|further reading|"
+    r"most (read|popular|viewed|shared|watched)( (today|this week|now))?|recommended( stories| for you| reading)?|"
+    r"you (may|might) (also )?like|editor'?s picks|top stories|trending( now| stories)?|don'?t miss|"
+    r"latest (news|stories))\s*:?$", _I)
+
+
+def is_link_list_heading(line: str) -> bool:
+    """True for a heading whose next short lines are links to other stories, not the article."""
+    return bool(_LINK_LIST_HEADING.match(line.strip()))
 
 
 def _caption_or_source(line: str) -> str | None:
@@ -141,6 +185,8 @@ def classify_line(line: str) -> str | None:
     for kind, pattern in _RULES:
         if pattern.search(text):
             return kind
+    if is_link_list_heading(text):
+        return "link_list"
     if _photo_caption(text):
         return "caption"
     return _caption_or_source(text)
@@ -148,5 +194,5 @@ def classify_line(line: str) -> str | None:
 
 FURNITURE_KINDS: tuple[str, ...] = (
     "navigation", "video", "caption", "alt_text", "source", "hashtags", "share", "timestamp", "byline", "heading",
-    "cookie", "notice", "bio", "signoff",
+    "cookie", "notice", "bio", "signoff", "pitch", "link_list", "standfirst",
 )
