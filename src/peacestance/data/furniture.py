@@ -56,6 +56,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"^(?i:by|from|words by)\s+([A-Z][\w'’.-]*\.?\s*){1,4}((,|and|&)\s*([A-Z][\w'’.-]*\.?\s*){1,4}){0,3}"
         r"(,\s*[\w ]{1,40})?$")),
     ("byline", re.compile(r"^by (staff|our|a) (reporter|correspondent|writer|staff)s?\b.{0,40}$", _I)),
+    ("byline", re.compile(r"^by the [^.!?]{1,40}\b(team|staff|desk|newsroom|correspondents|reporters)$", _I)),
     ("byline", re.compile(r"^(?i:by)\s+[A-Z][\w'’.-]+\s+[A-Z][\w'’.-]+,?[^.!?]{0,120}[^.!?\"”]$")),
     ("byline", re.compile(r"^(reporting|writing|editing|additional reporting|compiled) by\b.*$", _I)),
 )
