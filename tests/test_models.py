@@ -76,6 +76,28 @@ def test_embedding_head_learns_saves_and_loads(splits, tiny_encoder, tmp_path, h
     assert json.loads((tmp_path / "m" / "peacestance.json").read_text())["free_phrases"] is (head == "pair")
 
 
+def test_distilled_student_keeps_fewer_layers_learns_the_task_and_reloads(splits, tiny_encoder, tmp_path):
+    base = ["model=mpnet_student", f"model.encoder={tiny_encoder}", "model.C=20", "model.normalize=false",
+            "model.student.epochs=3", "model.student.lr=0.001"]
+    model = models.build(compose([*base, "model.student.layers=[1]"]).model)
+    model.fit(splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
+    assert model.encoder.network.config.num_hidden_layers == 1
+    assert model.train_stats["distill_loss"] < model.train_stats["distill_loss_first_epoch"]
+    test = splits["test"][splits["test"]["primary"]]
+    assert _macro_f1(model, test) >= 0.8
+    model.save(tmp_path / "s", {"model_name": "tiny_student"})
+    loaded = models.load(tmp_path / "s")
+    assert loaded.encoder.network.config.num_hidden_layers == 1
+    sentences, phrases = test["sentence"].tolist()[:20], test["phrase"].tolist()[:20]
+    np.testing.assert_allclose(loaded.scores(sentences, phrases), model.scores(sentences, phrases), atol=1e-5)
+    with pytest.raises(ValueError, match=r"layers \[5\] do not exist: the encoder has 2 layers"):
+        models.build(compose([*base, "model.student.layers=[0,5]"]).model).fit(
+            splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
+    with pytest.raises(ValueError, match="model.student: unknown setting"):
+        models.build(compose([*base, "+model.student.epoch=2"]).model).fit(
+            splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
+
+
 def test_lexical_mix_is_the_stated_mixture_and_survives_save_and_load(splits, tiny_encoder, tmp_path):
     train = splits["train"][splits["train"]["primary"]]
     test = splits["test"][splits["test"]["primary"]]

@@ -8,6 +8,10 @@ few layers), then a logistic-regression head decides the label:
 * ``head: pair``: one head over [u, v, u*v, |u-v|] of the sentence embedding u and the
   target phrase's embedding v (a bi-encoder), so a free phrase still gets an answer.
 
+``student:`` (layers, epochs, lr, ...) first distils the encoder into a shallower one on the
+training sentences (``models/distill.py``); the heads are then trained on the student's vectors,
+and the student is what the model folder keeps: fewer layers, faster ``analyze()``.
+
 ``lexical_weight`` > 0 mixes in a TF-IDF classifier per head (``lexical:`` settings): the
 scores become ``(1 - w) * head + w * tfidf``. A frozen sentence embedding blurs the words that
 carry a stance ("rejected", "ruled out", "ready to"); the bag of words keeps them, and the two
@@ -38,6 +42,7 @@ from sklearn.linear_model import LogisticRegression
 from peacestance.encoders import resolve
 from peacestance.encoding import encode_pairs
 from peacestance.models.base import FitContext, StanceModel, row_weights
+from peacestance.models.distill import StudentSettings, distil
 from peacestance.models.tfidf import LexicalClassifier, pair_text
 
 HEAD_FILE = "head.safetensors"
@@ -101,21 +106,28 @@ class SentenceEncoder:
         table = np.zeros((len(unique), dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            enc = encode_pairs(self.tokenizer, [unique[i] for i in idx], None, self.max_length,
-                               return_tensors="pt", padding=True).to(self.device)
-            with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                out = self.network(**enc, output_hidden_states=self.layers > 1)
-                states = (torch.stack(out.hidden_states[-self.layers:]).mean(0) if self.layers > 1
-                          else out.last_hidden_state)
-                if self.pooling == "cls":
-                    pooled = states[:, 0]
-                else:
-                    mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
-                    pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                if self.normalize:
-                    pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            with torch.inference_mode():
+                pooled = self.pooled([unique[i] for i in idx])
             table[idx] = pooled.float().cpu().numpy()
         return table
+
+    def pooled(self, texts: Sequence[str]):
+        """The pooled (and normalised) embeddings of one batch as a tensor; gradients flow when enabled (distillation)."""
+        import torch
+
+        enc = encode_pairs(self.tokenizer, list(texts), None, self.max_length, return_tensors="pt",
+                           padding=True).to(self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            out = self.network(**enc, output_hidden_states=self.layers > 1)
+            states = (torch.stack(out.hidden_states[-self.layers:]).mean(0) if self.layers > 1
+                      else out.last_hidden_state)
+        states = states.float()
+        if self.pooling == "cls":
+            pooled = states[:, 0]
+        else:
+            mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return torch.nn.functional.normalize(pooled, dim=-1) if self.normalize else pooled
 
     def save(self, out: Path) -> None:
         self.network.save_pretrained(out, safe_serialization=True)
@@ -229,19 +241,24 @@ class EmbeddingHead(StanceModel):
         if self.head_kind not in ("per_target", "pair"):
             raise ValueError(f"model.head must be per_target or pair, not {self.head_kind!r}")
         _ = self.lexical_weight  # refuse a bad weight now, not after minutes of encoding
+        student = StudentSettings.from_config(self.cfg.student) if self.cfg.get("student") else None
         primary_rows = train["primary"].to_numpy(dtype=bool) if "primary" in train.columns else np.ones(len(train), bool)
         if self.gated and (self.head_kind != "per_target" or primary_rows.all()):
             raise ValueError("model.gate=relevance needs model.head=per_target and every cell of the target matrix "
                              "(train.cells=matrix): the gate learns from the cells a sentence does not speak to")
         start = time.perf_counter()
         self.encoder = self._encoder(resolve(self.cfg.encoder)).to(ctx.device)
+        seed = int(ctx.train.seed)
+        distil_stats = {}
+        if student is not None:
+            self.encoder, losses = distil(self.encoder, train["sentence"].tolist(), student, seed)
+            distil_stats = {"distill_loss_first_epoch": losses[0], "distill_loss": losses[-1]}
         x = self._features(train["sentence"].tolist(), train["phrase"].tolist())
         y = np.asarray([self.labels.index(v) for v in train["label"]])
         # Rows that only complete the target matrix (train.cells=matrix) may count for less than first-pass rows.
         primary = train["primary"].to_numpy(dtype=bool) if "primary" in train.columns else np.ones(len(train), bool)
         page = row_weights(train)
         weight = np.where(primary, 1.0, float(self.cfg.get("matrix_weight", 1.0))) * page
-        seed = int(ctx.train.seed)
         if self.head_kind == "per_target":
             seen = dict(zip(train["target"], train["phrase"]))  # the task's order first, then any new target
             self.targets = {t: seen[t] for t in [*self.targets, *seen] if t in seen}
@@ -261,7 +278,8 @@ class EmbeddingHead(StanceModel):
             self._fit_lexical("*", train, np.ones(len(train), bool), y, weight, seed)
         elapsed = time.perf_counter() - start
         # One pass, no epochs: the run scores validation once afterwards (best_val_* metrics).
-        self.train_stats = {"train_runtime": elapsed, "train_samples_per_second": len(train) / max(elapsed, 1e-9)}
+        self.train_stats = {"train_runtime": elapsed, "train_samples_per_second": len(train) / max(elapsed, 1e-9),
+                            **distil_stats}
 
     def to(self, device: str) -> "EmbeddingHead":
         if self.encoder is not None:
