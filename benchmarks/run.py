@@ -106,7 +106,7 @@ def bench_pipeline(model_dir: Path, sentences: list[str], phrases: list[str], re
 
 
 def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], repeats: int, batch_size: int,
-                  default_dir: Path | None) -> dict:
+                  default_dir: Path | None, extra: dict[str, Path] | None = None) -> dict:
     """The MiniLM cross-encoder's predict paths and the default model, against the best-batched pipeline."""
     from peacestance.predict import Predictor
 
@@ -149,6 +149,13 @@ def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], rep
                              "pairs_per_s": n / t, "ratio_to_best_pipeline": n / t / base,
                              "agreement_with_fp32": float((labels == reference_default).mean())}
 
+    for name, folder in (extra or {}).items():  # other trained recipes (--extra-model), on their default path
+        predictor = Predictor(folder, batch_size=batch_size, device="cpu")
+        predictor.score_pairs(sentences[:8], phrases[:8])
+        t = timed(lambda: predictor.score_pairs(sentences, phrases), repeats)
+        results[f"extra:{name}"] = {"model": predictor.meta.get("model_name"), "precision": predictor.precision,
+                                    "pairs_per_s": n / t, "ratio_to_best_pipeline": n / t / base}
+
     predictor = Predictor(model_dir, batch_size=batch_size, device="cpu", precision="fp32")
     lat = []
     for s, p in list(zip(sentences, phrases))[:200]:
@@ -169,7 +176,7 @@ def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], rep
 
 
 def bench_analyze(model_dir: Path, default_dir: Path | None, sentences: list[str], repeats: int,
-                  pipeline_batch_size: int) -> dict:
+                  pipeline_batch_size: int, extra: dict[str, Path] | None = None) -> dict:
     """analyze() of a 40-sentence page (every target on every sentence) vs the pipeline over the same pairs."""
     from transformers import pipeline
 
@@ -183,7 +190,9 @@ def bench_analyze(model_dir: Path, default_dir: Path | None, sentences: list[str
     t_pipe = timed(lambda: pipe(pairs, batch_size=pipeline_batch_size), repeats)
     out = {"page_sentences": len(page_sentences), "targets": len(phrases),
            "hf_pipeline": {"batch_size": pipeline_batch_size, "sentences_per_s": len(page_sentences) / t_pipe}}
-    for name, folder, precision in (("minilm_fp32", model_dir, "fp32"), ("default_model", default_dir, "auto")):
+    timed_models = [("minilm_fp32", model_dir, "fp32"), ("default_model", default_dir, "auto"),
+                    *((f"extra:{name}", folder, "auto") for name, folder in (extra or {}).items())]
+    for name, folder, precision in timed_models:
         if folder is None:
             continue
         predictor = Predictor(folder, device="cpu", precision=precision)
@@ -279,16 +288,21 @@ def write_readme_table(results: dict) -> None:
             what = f"precision={d['precision']}" if key != "default_model" else f"default path: precision=auto -> {d['precision']}"
             rows.append(f"| predict, default model ({d['model']}, {what}) | {d['pairs_per_s']:.0f} pairs/s | "
                         f"{d['ratio_to_best_pipeline']:.2f}x | agreement with fp32 {100 * d['agreement_with_fp32']:.2f}% |")
+    for key, d in p.items():
+        if key.startswith("extra:"):
+            rows.append(f"| predict, {d['model']} (precision=auto -> {d['precision']}) | {d['pairs_per_s']:.0f} pairs/s | "
+                        f"{d['ratio_to_best_pipeline']:.2f}x | another recipe, not the default |")
     cb = p["compute_bound"]
     rows.append(f"| MiniLM fp32 compute bound | {cb['fp32_bound_pairs_per_s']:.0f} pairs/s | | fp32 reaches {100 * cb['fp32_share_of_bound']:.0f}% |")
     rows.append(f"| single-pair latency (MiniLM) | p50 {p['latency_ms']['p50']:.1f} ms, p95 {p['latency_ms']['p95']:.1f} ms | | |")
     if a:
         rows.append(f"| analyze() page, HF pipeline over its pairs | {a['hf_pipeline']['sentences_per_s']:.1f} sentences/s | 1.00x | "
                     f"{a['page_sentences']} sentences x {a['targets']} targets |")
-        for name in ("minilm_fp32", "default_model"):
+        for name in ("minilm_fp32", "default_model", *(k for k in a if k.startswith("extra:"))):
             if name in a:
-                rows.append(f"| analyze() page, {name} ({a[name].get('precision', 'fp32')}) | {a[name]['sentences_per_s']:.1f} sentences/s | "
-                            f"{a[name]['ratio_to_pipeline']:.2f}x | |")
+                label = name.removeprefix("extra:")
+                rows.append(f"| analyze() page, {label} ({a[name].get('precision', 'fp32')}) | {a[name]['sentences_per_s']:.1f} sentences/s | "
+                            f"{a[name]['ratio_to_pipeline']:.2f}x | {'another recipe, not the default' if name.startswith('extra:') else ''} |")
     for name, row in t.items():
         if "samples_per_s" in row:
             rows.append(f"| train, {name} | {row['samples_per_s']:.1f} samples/s | {row['ratio_to_trainer_default']:.2f}x | |")
@@ -313,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="a trained MiniLM cross-encoder folder (default: untrained)")
     parser.add_argument("--default-model", type=Path, default=ROOT / "models" / "peacestance",
                         help="the model `make train` gives, timed beside the cross-encoder")
+    parser.add_argument("--extra-model", action="append", default=[], metavar="NAME=FOLDER",
+                        help="another trained model folder to time on its default path (repeatable)")
     parser.add_argument("--skip", nargs="*", default=[], choices=("training", "memory", "analyze"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -322,13 +338,19 @@ def main(argv: list[str] | None = None) -> int:
 
     model_dir = ensure_model(args.smoke, None if args.smoke else args.model)
     default_dir = model_dir if args.smoke else (args.default_model if (args.default_model / "peacestance.json").is_file() else None)
+    extra = {}
+    for item in args.extra_model:
+        name, sep, folder = item.partition("=")
+        if not sep or not (Path(folder) / "peacestance.json").is_file():
+            parser.error(f"--extra-model {item!r}: expected NAME=FOLDER with a trained model folder")
+        extra[name] = Path(folder)
     sentences, phrases = bench_inputs(n, ROOT / "data" / "processed")
     results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
                "smoke": args.smoke, "pairs": n, "model": str(model_dir), "default_model": str(default_dir)}
-    results["predict"] = bench_predict(model_dir, sentences, phrases, repeats, args.batch_size, default_dir)
+    results["predict"] = bench_predict(model_dir, sentences, phrases, repeats, args.batch_size, default_dir, extra)
     if "analyze" not in args.skip:
         results["analyze"] = bench_analyze(model_dir, default_dir, list(dict.fromkeys(sentences)), repeats,
-                                           results["predict"]["hf_pipeline"]["best"]["batch_size"])
+                                           results["predict"]["hf_pipeline"]["best"]["batch_size"], extra)
     if "training" not in args.skip:
         results["training"] = bench_training(sentences, phrases, args.smoke)
     if "memory" not in args.skip:
@@ -339,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     best = p["hf_pipeline"]["best"]
     print("pipeline pairs/s: " + ", ".join(f"bs={r['batch_size']} {r['pairs_per_s']:.1f}" for k, r in p["hf_pipeline"].items()
                                            if k.startswith("batch_size_")) + f" (best bs={best['batch_size']})")
-    for name in (*VARIANTS, "default_model_fp32", "default_model_bf16", "default_model"):
+    for name in (*VARIANTS, "default_model_fp32", "default_model_bf16", "default_model", *(k for k in p if k.startswith("extra:"))):
         row = p.get(name, {})
         if "pairs_per_s" in row:
             print(f"predict {name}: {row['pairs_per_s']:.1f} pairs/s ({row['ratio_to_best_pipeline']:.2f}x the best pipeline)")

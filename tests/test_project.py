@@ -162,6 +162,13 @@ def test_benchmark_smoke_runs_end_to_end(tmp_path):
     assert results["memory"]["pairs"] == 500
 
 
+def test_benchmark_refuses_an_extra_model_that_is_no_model_folder(tmp_path):
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "benchmarks/run.py"), "--extra-model", f"student={tmp_path}",
+                           "--out", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and "--extra-model" in proc.stderr and "trained model folder" in proc.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     # Build from a copy: setuptools writes build/ beside the sources, which must not land in the checkout.

@@ -98,7 +98,7 @@ _RULES += (
     # calls to the reader: pay, subscribe, log in, join a channel, support the newsroom, comment
     ("pitch", re.compile(
         r"\bunlimited (digital )?access\b|\b(free )?(articles?|stories) (left|remaining)\b|"
-        r"\bfor as little as [$€£]|[$€£]\s?\d+(\.\d+)? (a|per) (month|week|year)\b|"
+        r"\bfor as little as [$€£]|\b(from|just|only) [$€£]\s?\d+(\.\d+)? (a|per) (month|week)\b|"
         r"^already a (subscriber|member)\b|\bjoin (our|the) [^.]{0,40}\b(whatsapp|telegram|signal) (channel|group)\b|"
         r"^support (independent|local|quality|our|public) (news|journalism|reporting|newsroom)\b|"
         r"^(become|join as) a (sustaining |paying |founding )?(member|subscriber|supporter)\b|"
