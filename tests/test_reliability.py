@@ -239,13 +239,13 @@ def test_the_learned_line_model_drops_furniture_the_rules_do_not_word_and_keeps_
     body = ["Poland ruled out sending its own soldiers to Ukraine on Tuesday, the defence minister said.",
             "Warsaw offered its airports as a logistics hub instead, officials added."]
     page = "\n".join(["Poland rules out troops", "",
-                      "VIDEO l The minister explains the decision", "He spoke for two minutes at the press stand.", "",
+                      "Enable JavaScript to watch this video.", "Tap here to get our alerts on your phone.", "",
                       body[0], "",
                       "Anna Nowak is our Warsaw correspondent covering defence and security.", "",
                       "This site uses cookies to improve your experience. Accept all", "",
                       body[1]])
     assert split_article(page, learned=True) == body
-    assert split_article(page, learned=False) != body  # the rules alone miss the "VIDEO l" promo and its blurb
+    assert split_article(page, learned=False) != body  # the rules alone keep the player's and the app's prompts
 
 
 def test_the_blind_page_set_scores_above_its_floor(tmp_path):
@@ -255,7 +255,7 @@ def test_the_blind_page_set_scores_above_its_floor(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     test = json.loads(out.read_text())["rules+learned"]["test"]
     assert test["pages"] == 22 and test["layouts"] >= 8
-    assert test["body_kept_whole"] >= 0.99 and test["furniture_dropped"] >= 0.95  # measured 0.995 / 0.951
+    assert test["body_kept_whole"] >= 0.99 and test["furniture_dropped"] >= 0.95  # measured 0.995 / 0.974 (session 6)
 
 
 def test_a_very_long_target_phrase_is_a_clear_error_not_a_tokenizer_crash(tiny_model_dir):
