@@ -49,6 +49,7 @@ _LINK_LIST_MAX_LINES = 8
 _LINK_MAX_WORDS = 20
 
 
+# A standfirst is at most this long, and a byline must follow within this many lines.
 _STANDFIRST_MAX_WORDS = 45
 _STANDFIRST_LOOKAHEAD = 4
 
@@ -167,7 +168,8 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             close()
             fate = ""
             continue
-        if promo_left and (len(line.split()) > _PROMO_BLURB_MAX_WORDS or classify_line(line)):
+        kind = classify_line(line)
+        if promo_left and (len(line.split()) > _PROMO_BLURB_MAX_WORDS or kind):
             promo_left = 0  # prose, or furniture of another kind: the promo's blurb has ended
         if links_left and (len(line.split()) > _LINK_MAX_WORDS or _opens_with_dateline(line)):
             links_left = 0  # prose again: the list has ended
@@ -181,7 +183,6 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             dropped["video"] += 1
             note(line, "video")
             continue
-        kind = classify_line(line)
         # A wire dateline opens the story's body: the learned model never drops that line.
         if not kind and learned and title is not None and not _opens_with_dateline(line) and line_model.is_furniture(line):
             kind = "learned"

@@ -147,6 +147,15 @@ def weighted_cross_entropy(logits, labels, weights, label_smoothing: float = 0.0
     return (per_row * weights).sum() / weights.sum().clamp(min=1e-12)
 
 
+def linear_warmup_schedule(optimizer, total: int, warmup: int):
+    """Learning rate rising linearly over ``warmup`` steps, then falling linearly to 0 at ``total``
+    (the partial fine-tune and the student distillation; the HF Trainer has its own)."""
+    import torch
+
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / max(warmup, 1) if s < warmup else max(0.0, (total - s) / max(total - warmup, 1)))
+
+
 def manifest(folder: Path) -> dict[str, str]:
     """sha256 of every file in a model folder (but its peacestance.json): written at save, checked at load."""
     import hashlib

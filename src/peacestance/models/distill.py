@@ -13,9 +13,12 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
+
+from peacestance.models.base import linear_warmup_schedule
+from peacestance.runtime import has_native_bf16
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ class StudentSettings:
     @classmethod
     def from_config(cls, cfg: Mapping) -> "StudentSettings":
         """Checked before any encoding starts, so a bad knob costs seconds, not minutes."""
-        known = {"layers", "epochs", "lr", "batch_size", "warmup"}
+        known = {f.name for f in fields(cls)}
         unknown = sorted(set(cfg) - known)
         if unknown:
             raise ValueError(f"model.student: unknown setting(s) {unknown}; known: {sorted(known)}")
@@ -73,15 +76,11 @@ def distil(teacher, texts: Sequence[str], settings: StudentSettings, seed: int):
     student.cache = None  # the teacher's cached vectors are not the student's
     keep_layers(student.network, settings.layers)
     network = student.network
-    from peacestance.runtime import has_native_bf16
-
     student.autocast = has_native_bf16(teacher.device.type)  # bf16 matmuls where the hardware has them
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(network.parameters(), lr=settings.lr)
     steps = settings.epochs * -(-len(texts) // settings.batch_size)
-    warm = max(1, int(settings.warmup * steps))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min((step + 1) / warm, max(0.0, (steps - step) / max(1, steps - warm))))
+    schedule = linear_warmup_schedule(optimizer, steps, max(1, int(settings.warmup * steps)))
     losses = []
     network.train()
     try:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from peacestance.encoding import encode_pairs
 from peacestance.metrics import stance_metrics
-from peacestance.models.base import FitContext, row_weights, weighted_cross_entropy
+from peacestance.models.base import FitContext, linear_warmup_schedule, row_weights, weighted_cross_entropy
 from peacestance.models.cross_encoder import CrossEncoder, build_network, build_tokenizer
 
 
@@ -73,8 +73,7 @@ class PartialFineTune(CrossEncoder):
             steps_per_epoch = math.ceil(len(train) / batch)
             total = steps_per_epoch * int(t.epochs)
             warmup = int(float(t.warmup_ratio) * total)
-            sched = torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda s: (s + 1) / max(warmup, 1) if s < warmup else max(0.0, (total - s) / max(total - warmup, 1)))
+            sched = linear_warmup_schedule(opt, total, warmup)
             rng = np.random.default_rng(int(t.seed))
             best, best_state, patience, step = -1.0, None, 0, 0
             for epoch in range(1, int(t.epochs) + 1):
