@@ -12,14 +12,15 @@ import pytest
 from corpus_factory import smoke_run_overrides, write_corpus
 from mlflow.tracking import MlflowClient
 
-from peacestance.config import compose
-from peacestance.config_schema import ConfigError, check_config
+from peacestance.config import CONFIG_DIR, compose
+from peacestance.config_schema import MODEL_SCHEMAS, ConfigError, check_config
 from peacestance.data.prepare import prepare
 from peacestance.models.base import ModelFolderError
 from peacestance.predict import Predictor
 from peacestance.schema import target_phrase
 from peacestance.train import train
 
+CONFIGS = Path(CONFIG_DIR)
 FAVOR = "Paris strongly supports security guarantees for Kyiv."
 
 
@@ -52,6 +53,32 @@ def test_a_mistyped_knob_fails_at_compose_time_naming_the_key(override, message)
 def test_a_bad_value_or_unknown_key_is_one_clear_error(override, message):
     with pytest.raises(ConfigError, match=message):
         check_config(compose([override]))
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["model.C=abc"], r"model\.C='abc': Value 'abc' of type 'str' could not be converted to Float"),
+    (["model.pooling=max"], r"model\.pooling='max' is not one of mean, cls"),
+    (["+model.dropout=0.1"], r"unknown key model\.dropout; the knobs of model \(mpnet_head\) are: C, batch_size"),
+    (["+model.lexical.foo=1"], r"unknown key model\.lexical\.foo; the knobs of model\.lexical are: C, class_weight"),
+    (["model.lexical_weight=1.5"], r"model\.lexical_weight=1\.5 must be between 0 and 1"),
+    (["model.lexical.ngram_range=[2,1]"], r"model\.lexical\.ngram_range=\[2, 1\] must be \[low, high\]"),
+    (["experiment=mpnet_student", "model.student.epochs=x"], r"model\.student\.epochs='x' must be an integer"),
+    (["experiment=mpnet_student", "+model.student.depth=2"], r"model\.student: unknown setting\(s\) \['depth'\]"),
+    (["model=minilm", "model.max_length=0"], r"model\.max_length=0 must be a positive integer"),
+    (["model=tfidf", "+model.pooling=mean"], r"unknown key model\.pooling; the knobs of model \(tfidf\)"),
+])
+def test_a_bad_model_knob_is_named_before_any_encoder_loads(overrides, message):
+    """The model group's schema follows model._target_: each recipe refuses knobs it does not have."""
+    with pytest.raises(ConfigError, match=message):
+        check_config(compose(overrides))
+
+
+@pytest.mark.parametrize("overrides", [[f"model={p.stem}"] for p in sorted((CONFIGS / "model").glob("*.yaml"))]
+                         + [[f"experiment={p.stem}"] for p in sorted((CONFIGS / "experiment").glob("*.yaml"))])
+def test_every_shipped_model_and_experiment_config_passes_its_schema(overrides):
+    cfg = compose(overrides)
+    check_config(cfg)
+    assert cfg.model._target_ in MODEL_SCHEMAS
 
 
 def test_the_cli_reports_a_bad_knob_in_one_line_without_a_traceback(tmp_path):

@@ -6,6 +6,11 @@ Hydra composes ``configs/train/default.yaml``, ``configs/data/default.yaml`` and
 ``+train.lrr=1`` is refused by ``check_config`` (Hydra's ``+`` bypasses the struct flag). Choices
 among names and ranges are checked by ``check_config`` before a run does anything: before a
 checkpoint is touched, before an MLflow run is created.
+
+The ``model`` group holds several kinds of recipe with different knobs, so its schema depends on
+``model._target_`` (``MODEL_SCHEMAS``): ``model.C=abc``, ``model.pooling=max`` or ``+model.dropout=0.1``
+on a frozen-encoder head fail before the encoder is loaded, not minutes later inside scikit-learn.
+A ``_target_`` of the user's own (any StanceModel) keeps its knobs unchecked.
 """
 
 from __future__ import annotations
@@ -92,6 +97,95 @@ class TrackingSchema:
     log_model: bool = True
 
 
+@dataclass
+class LexicalSchema:
+    """``model.lexical``: the TF-IDF classifier mixed into a frozen-encoder head."""
+
+    ngram_range: list[int] = field(default_factory=lambda: [1, 2])
+    min_df: int = 2
+    max_features: Any = 50000  # int or null
+    sublinear_tf: bool = True
+    C: float = 10.0
+    class_weight: Any = "balanced"  # "balanced" or null
+
+
+@dataclass
+class CrossEncoderSchema:
+    """``model=minilm|mpnet|tiny``: a transformer fine-tuned on (sentence, target phrase) pairs."""
+
+    _target_: str = "peacestance.models.cross_encoder.CrossEncoder"
+    name: str = "minilm"
+    pretrained: Any = "packaged"  # "packaged", an alias, a hub id, a folder, or null with ``tiny``
+    tokenizer: Any = None
+    tiny: Any = None  # a transformers config (dict) for a model built from scratch
+    max_length: int = 128
+
+
+@dataclass
+class PartialSchema(CrossEncoderSchema):
+    """``model=mpnet_partial``: only the top ``train_layers`` layers are trained."""
+
+    train_layers: int = 4
+
+
+@dataclass
+class TfidfSchema:
+    _target_: str = "peacestance.models.tfidf.TfidfModel"
+    name: str = "tfidf"
+    ngram_range: list[int] = field(default_factory=lambda: [1, 2])
+    min_df: int = 1
+    max_features: Any = 50000
+    sublinear_tf: bool = True
+    C: float = 4.0
+    class_weight: Any = "balanced"
+    max_length: int = 128
+
+
+@dataclass
+class EmbeddingHeadSchema:
+    """``model=mpnet_head`` and the recipes built on it (pair, gate, student, minilm_head)."""
+
+    _target_: str = "peacestance.models.embedding_head.EmbeddingHead"
+    name: str = "mpnet_head"
+    encoder: str = "mpnet"
+    head: str = "per_target"
+    pooling: str = "mean"
+    layers: int = 1
+    normalize: bool = True
+    max_length: int = 128
+    batch_size: int = 32
+    C: float = 4.0
+    class_weight: Any = "balanced"
+    matrix_weight: float = 1.0
+    embedding_cache: Any = None  # a folder or null
+    lexical_weight: float = 0.25
+    lexical: LexicalSchema = field(default_factory=LexicalSchema)
+    gate: Any = None  # "relevance" or null
+    gate_C: float = 1.0
+    gate_threshold: float = 0.5
+    student: Any = None  # models.distill.StudentSettings' keys, or null
+
+
+#: model._target_ -> the schema of that recipe's knobs
+MODEL_SCHEMAS: dict[str, type] = {
+    "peacestance.models.cross_encoder.CrossEncoder": CrossEncoderSchema,
+    "peacestance.models.partial.PartialFineTune": PartialSchema,
+    "peacestance.models.tfidf.TfidfModel": TfidfSchema,
+    "peacestance.models.embedding_head.EmbeddingHead": EmbeddingHeadSchema,
+}
+MODEL_CHOICES: dict[str, tuple[Any, ...]] = {
+    "head": ("per_target", "pair"),
+    "pooling": ("mean", "cls"),
+    "gate": (None, "none", "relevance"),
+    "class_weight": (None, "balanced"),
+    "lexical.class_weight": (None, "balanced"),
+}
+MODEL_POSITIVE = ("layers", "max_length", "batch_size", "min_df", "max_features", "train_layers", "lexical.min_df",
+                  "lexical.max_features")
+MODEL_ABOVE_ZERO = ("C", "gate_C", "lexical.C")
+MODEL_FRACTIONS = ("lexical_weight", "gate_threshold")
+
+
 #: group -> the dataclass its config files build on
 SCHEMAS = {"train": TrainSchema, "data": CorpusDataSchema, "tracking": TrackingSchema}
 
@@ -141,6 +235,8 @@ def check_config(cfg: DictConfig) -> None:
     for pattern, weight in ((_get(cfg, "train.page_weights") or {}).items()):
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
             raise ConfigError(f"train.page_weights[{pattern!r}]={weight!r} must be a number >= 0")
+    if "model" in cfg:
+        check_model_config(cfg.model)
     ratio = _get(cfg, "train.warmup_ratio")
     if isinstance(ratio, (int, float)) and ratio > 1:
         raise ConfigError(f"train.warmup_ratio={ratio!r} must be between 0 and 1")
@@ -158,3 +254,88 @@ def _check_parts(cfg: DictConfig) -> None:
     if cfg.train.calibrate_on not in (*allowed, None, "none", "null"):
         raise ConfigError(f"train.calibrate_on must be validation, a benchmark part other than blind-test "
                           f"({', '.join(allowed)}), or null; not {cfg.train.calibrate_on!r}")
+
+
+def check_model_config(model: DictConfig) -> None:
+    """Types, names, choices and ranges of ``model.*`` for the recipe ``model._target_`` names."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigKeyError, ValidationError
+
+    schema = MODEL_SCHEMAS.get(str(model.get("_target_")))
+    if schema is None:
+        return
+    plain = OmegaConf.to_container(model, resolve=True)
+    student = plain.pop("student", None)
+    typed = _typed(schema, plain, f"model ({model.get('name')})", "model.")
+    if student is not None:
+        _check_student(student)
+    for key, allowed in MODEL_CHOICES.items():
+        value = _get(typed, key) if _has(typed, key) else "__absent__"
+        if value != "__absent__" and value not in allowed:
+            raise ConfigError(f"model.{key}={value!r} is not one of {', '.join(str(a) for a in allowed)}")
+    for key in MODEL_POSITIVE:
+        value = _get(typed, key)
+        if value is not None and value < 1:
+            raise ConfigError(f"model.{key}={value!r} must be a positive integer")
+    for key in MODEL_ABOVE_ZERO:
+        value = _get(typed, key)
+        if value is not None and not value > 0:
+            raise ConfigError(f"model.{key}={value!r} must be a number > 0")
+    for key in MODEL_FRACTIONS:
+        value = _get(typed, key)
+        if value is not None and not 0 <= value <= 1:
+            raise ConfigError(f"model.{key}={value!r} must be between 0 and 1")
+    for key in ("ngram_range", "lexical.ngram_range"):
+        value = _get(typed, key)
+        if value is not None and (len(value) != 2 or not 1 <= value[0] <= value[1]):
+            raise ConfigError(f"model.{key}={list(value)!r} must be [low, high] with 1 <= low <= high")
+
+
+def _check_student(student: Any) -> None:
+    """``model.student`` by the rules of the class that reads it (models.distill.StudentSettings)."""
+    from dataclasses import fields
+
+    from peacestance.models.distill import StudentSettings
+
+    if not isinstance(student, dict):
+        raise ConfigError(f"model.student={student!r} must be a mapping of "
+                          f"{', '.join(f.name for f in fields(StudentSettings))}, or null")
+    for f in fields(StudentSettings):
+        value = student.get(f.name)
+        if f.name != "layers" and value is not None:
+            try:
+                type(f.default)(value)
+            except (TypeError, ValueError):
+                kind = "an integer" if isinstance(f.default, int) else "a number"
+                raise ConfigError(f"model.student.{f.name}={value!r} must be {kind}") from None
+    try:
+        StudentSettings.from_config(student)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _typed(schema: type, values: dict, what: str, prefix: str) -> DictConfig:
+    """``values`` merged onto ``schema``: a wrong type or an unknown key is a ConfigError naming the full key."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigKeyError, ValidationError
+
+    try:
+        return OmegaConf.merge(OmegaConf.structured(schema), values)
+    except ConfigKeyError as exc:
+        key = str(exc.full_key or exc.key)
+        parent, _, _ = key.rpartition(".")
+        if parent:  # a nested group (model.lexical): name its knobs, not the recipe's
+            schema, what = type(getattr(schema(), parent)), f"{prefix}{parent}"
+        known = sorted(k for k in schema.__dataclass_fields__ if k != "_target_")
+        raise ConfigError(f"unknown key {prefix}{key}; the knobs of {what} are: {', '.join(known)}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{prefix}{exc.full_key}={exc.value!r}: {exc.msg.splitlines()[0]}") from None
+
+
+def _has(cfg: DictConfig, dotted: str) -> bool:
+    node: Any = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, DictConfig) or part not in node:
+            return False
+        node = node[part]
+    return True
