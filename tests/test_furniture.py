@@ -124,3 +124,24 @@ def test_a_standfirst_above_the_byline_is_dropped_but_a_lead_above_a_timestamp_i
             "Share this post\n09:40\nThe first round lasted five hours.")
     _, body, _ = clean_text(live)
     assert body == ["Envoys are back at the chancellery this morning for a second round.", "The first round lasted five hours."]
+
+
+def test_a_promo_blurb_below_a_blank_line_is_dropped_and_the_story_resumes_after_it():
+    # Pages with a blank line between all lines put the promo's blurb one blank line under its label.
+    page = ("# Coalition meets in Paris\n\nLeaders of the coalition met in Paris on Tuesday.\n\n"
+            "WATCH: What would a reassurance force do?\n\nOur correspondent explains the three layers of the plan.\n\n"
+            "Moscow rejected the plan within hours, the foreign ministry said.")
+    _, body, dropped = clean_text(page)
+    assert body == ["Leaders of the coalition met in Paris on Tuesday.",
+                    "Moscow rejected the plan within hours, the foreign ministry said."]
+    assert dropped["video"] == 2
+
+
+def test_a_link_list_ends_at_a_long_sentence_and_a_promo_inside_it_keeps_its_blurb_out():
+    page = ("# Envoys in Berlin\nRelated\nEurope sketches a force for Ukraine\n"
+            "The chancellor, who hosted the meeting, called the American offer a serious step toward lasting guarantees.\n"
+            "Recommended Stories\nWhy is the UAE hosting the talks?\nVideo · Oil edges up as traders watch Abu Dhabi\n"
+            "Analysts see only a small chance of a truce this quarter.")
+    _, body, dropped = clean_text(page)
+    assert body == ["The chancellor, who hosted the meeting, called the American offer a serious step toward lasting guarantees."]
+    assert dropped["link_list"] == 5  # a link, the second heading, a link, the promo and its blurb

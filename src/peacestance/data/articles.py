@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peacestance.data.jsonl import iter_json_objects
-from peacestance.data.furniture import classify_line, is_link_list_heading, is_video_promo
+from peacestance.data.furniture import classify_line, is_link_list_heading, is_video_promo, looks_like_byline
 from peacestance.data.sentences import DEFAULT_SEGMENTER, split_sentences
 from peacestance.errors import DataError
 
@@ -44,9 +44,12 @@ _PROMO_BLURB_LINES = 2
 _PROMO_BLURB_MAX_WORDS = 30
 
 
-# Under a "Related" / "More from X" heading, the next short lines are links, until a blank line or prose.
+# Under a "Related" / "More from X" heading, the next short lines are links, until a blank line or prose
+# (a line over _LINK_MAX_WORDS words, or a sentence with a full stop of at least _LINK_PROSE_WORDS words:
+# a link is a headline, and headlines rarely end in a full stop).
 _LINK_LIST_MAX_LINES = 8
 _LINK_MAX_WORDS = 20
+_LINK_PROSE_WORDS = 15
 
 
 # A standfirst is at most this long, and a byline must follow within this many lines.
@@ -67,7 +70,7 @@ def _is_standfirst(lines: list[str], i: int, learned: bool) -> bool:
     ahead = [line for line in lines[i + 1:] if line][:_STANDFIRST_LOOKAHEAD]
     for line in ahead:
         kind = classify_line(line)
-        if kind == "byline":  # not a timestamp: a live blog's first entry is followed by the next one's time
+        if looks_like_byline(line):  # not a timestamp: a live blog's first entry is followed by the next one's time
             return True
         if kind is None and not (learned and line_model.is_furniture(line)):
             return False
@@ -164,17 +167,24 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
     lines = [raw.strip() for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     for i, line in enumerate(lines):
         if not line or _MD_DECORATION.match(line):
-            promo_left = links_left = 0
+            # a blank line right under a promo's label does not end the promo: pages with a blank
+            # line between all lines put the blurb below one
+            promo_left = min(promo_left, 1) if fate == "video" and not line else 0
+            links_left = 0
             close()
-            fate = ""
+            fate = "" if not promo_left else fate
             continue
         kind = classify_line(line)
-        if promo_left and (len(line.split()) > _PROMO_BLURB_MAX_WORDS or kind):
+        if promo_left and (len(line.split()) > _PROMO_BLURB_MAX_WORDS or (kind and kind != "video")):
+            # (a duration line under the label is part of the block, and takes the blurb's place: the
+            # corpus has "VIDEO: title" / "2:05" / body paragraph)
             promo_left = 0  # prose, or furniture of another kind: the promo's blurb has ended
-        if links_left and (len(line.split()) > _LINK_MAX_WORDS or _opens_with_dateline(line)):
+        if links_left and (len(line.split()) > _LINK_MAX_WORDS or _opens_with_dateline(line)
+                           or (line.endswith(".") and len(line.split()) >= _LINK_PROSE_WORDS)):
             links_left = 0  # prose again: the list has ended
         if links_left:
             links_left -= 1
+            promo_left = _promo_lines_after(line) if is_video_promo(line) else promo_left  # a promo among the links
             dropped["link_list"] += 1
             note(line, "link_list")
             continue
