@@ -161,3 +161,24 @@ def test_bf16_follows_the_hardware(tiny_model_dir):
 def test_unknown_backend_is_a_clear_error(tiny_model_dir):
     with pytest.raises(ValueError, match="backend must be torch or onnx"):
         Predictor(tiny_model_dir, backend="tensorrt")
+
+
+def test_bf16_serving_holds_linear_weights_in_bf16_and_scores_exactly_as_autocast_did(tiny_model_dir):
+    """The bf16 path keeps one bf16 copy of the Linear weights instead of fp32 weights plus autocast's casts."""
+    import torch
+
+    from peacestance import models
+    from peacestance.runtime import linear_weights_to_bf16
+
+    model = models.load(tiny_model_dir).to("cpu")
+    model.autocast = True
+    phrases = [model.task.targets[t] for t in PROBE_TARGETS]
+    before = model.scores(PROBE, phrases)
+    cast = sum(linear_weights_to_bf16(network) for network in model.networks())
+    after = model.scores(PROBE, phrases)
+    assert cast >= 8 and np.array_equal(before, after)
+    network = model.networks()[0]
+    linears = [m for m in network.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == cast and all(m.weight.dtype == torch.bfloat16 for m in linears)
+    assert all(p.dtype == torch.float32 for m in network.modules() if isinstance(m, (torch.nn.Embedding, torch.nn.LayerNorm))
+               for p in m.parameters())

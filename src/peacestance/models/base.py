@@ -102,6 +102,10 @@ class StanceModel(ABC):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return softmax(self.logits(sentences, phrases), self.temperature)
 
+    def networks(self) -> list:
+        """The torch modules this model scores with (none for a bag of words): what a serving precision acts on."""
+        return []
+
     def to(self, device: str) -> StanceModel:
         """Move to a device; models without tensors ignore it."""
         return self

@@ -180,6 +180,9 @@ class CrossEncoder(StanceModel):
         self.network = trainer.model
         self.to(ctx.device)
 
+    def networks(self) -> list:
+        return [self.network] if self.network is not None else []
+
     def to(self, device: str) -> "CrossEncoder":
         import torch
 

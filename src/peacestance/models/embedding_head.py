@@ -281,6 +281,9 @@ class EmbeddingHead(StanceModel):
         self.train_stats = {"train_runtime": elapsed, "train_samples_per_second": len(train) / max(elapsed, 1e-9),
                             **distil_stats}
 
+    def networks(self) -> list:
+        return [self.encoder.network] if self.encoder is not None else []
+
     def to(self, device: str) -> "EmbeddingHead":
         if self.encoder is not None:
             self.encoder.to(device)
