@@ -5,11 +5,12 @@
 ``data/pages/blind/*.txt`` are scraped-looking pages modelled on other outlets' layouts, written by
 people who never saw the furniture rules or the corpus; each ``*.gold.json`` lists the page's body
 sentences and its furniture lines. A furniture line counts as dropped when no output sentence
-comes from it; a body sentence counts as kept whole when it is one output sentence exactly.
+comes from it; a body sentence counts as kept whole when it is one output sentence exactly (a wire
+dateline cut off the lead on purpose, "PARIS (MP) - ", still counts as whole).
 
 The development part (rules were added from its leaks): the first writer's pages (``h1-*``, 11 pages,
-4 layouts, session 3) and two later writers' (``h4-*``, ``h5-*``, 16 pages, 16 kinds of outlet,
-session 6). The test part: the other two session-3 writers' pages (``h2-*``, ``h3-*``, 22 pages,
+4 layouts, session 3), two later writers' (``h4-*``, ``h5-*``, 16 pages, 16 kinds of outlet,
+session 6) and two more (``h6-*``, ``h7-*``, 16 pages, session 7). The test part: the other two session-3 writers' pages (``h2-*``, ``h3-*``, 22 pages,
 8 layouts), reported, never read line by line to change the rules.
 """
 
