@@ -246,30 +246,64 @@ def bench_training(sentences: list[str], phrases: list[str], smoke: bool) -> dic
     return out
 
 
-def bench_memory(model_dir: Path, n: int) -> dict:
-    """Peak RSS of a fresh process streaming n pairs through Predictor.iter_predict."""
-    code = f"""
-import sys, time
-sys.path.insert(0, {str(ROOT / 'src')!r})
-from peacestance.predict import Predictor
-
+_HWM = """
 def hwm_kb():
     # VmHWM is this process's own peak RSS; ru_maxrss would carry the parent's peak across fork+exec.
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
+"""
 
+
+def bench_memory(model_dir: Path, n: int, sentences: list[str]) -> dict:
+    """Peak RSS of fresh processes streaming n pairs: Predictor.iter_predict, and the CLI on an n-line file.
+
+    The texts are the test split's sentences (real lengths, up to the 128-token cut), each made
+    unique by a number so that nothing is encoded once for several lines.
+    """
+    import tempfile
+
+    texts = [f"{sentences[i % len(sentences)]} ({i})" for i in range(n)]
+    targets = list(TARGETS)
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = Path(tmp) / "input.jsonl"
+        lines.write_text("".join(json.dumps({"text": t, "target": targets[i % len(targets)]}) + "\n"
+                                 for i, t in enumerate(texts)), encoding="utf-8")
+        predictor = f"""
+import json, sys, time
+sys.path.insert(0, {str(ROOT / 'src')!r})
+from peacestance.predict import Predictor
+{_HWM}
 p = Predictor({str(model_dir)!r}, batch_size=64, device="cpu")
 base = hwm_kb()
-texts = ("Poland ruled out sending soldiers but offered its airports as a logistics hub number %d." % i for i in range({n}))
+targets = [json.loads(line)["target"] for line in open({str(lines)!r}, encoding="utf-8")]
+texts = (json.loads(line)["text"] for line in open({str(lines)!r}, encoding="utf-8"))
 start = time.perf_counter(); count = 0
-for pred in p.iter_predict(texts, "troops"):
+for pred in p.iter_predict(texts, targets):
     count += 1
 print(count, base, hwm_kb(), time.perf_counter() - start)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    count, base, peak, secs = int(out[0]), int(out[1]), int(out[2]), float(out[3])
-    return {"pairs": count, "peak_rss_mb": peak / 1024, "rss_after_load_mb": base / 1024, "seconds": secs}
+        cli = f"""
+import os, sys, time
+sys.path.insert(0, {str(ROOT / 'src')!r})
+{_HWM}
+from peacestance.predict import cli
+start = time.perf_counter()
+with open(os.devnull, "w") as sink:
+    sys.stdout = sink
+    rc = cli(["--model", {str(model_dir)!r}, "--input", {str(lines)!r}])
+    sys.stdout = sys.__stdout__
+print(rc, 0, hwm_kb(), time.perf_counter() - start)
+sys.exit(rc)
+"""
+        out = {}
+        for name, code in (("predictor", predictor), ("cli", cli)):
+            words = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+            out[name] = {"peak_rss_mb": int(words[2]) / 1024, "seconds": float(words[3])}
+            if name == "predictor":
+                out[name].update(pairs=int(words[0]), rss_after_load_mb=int(words[1]) / 1024)
+    return {"pairs": n, "peak_rss_mb": out["predictor"]["peak_rss_mb"], "rss_after_load_mb": out["predictor"]["rss_after_load_mb"],
+            "seconds": out["predictor"]["seconds"], "cli": out["cli"]}
 
 
 def write_readme_table(results: dict) -> None:
@@ -307,7 +341,9 @@ def write_readme_table(results: dict) -> None:
         if "samples_per_s" in row:
             rows.append(f"| train, {name} | {row['samples_per_s']:.1f} samples/s | {row['ratio_to_trainer_default']:.2f}x | |")
     if m:
-        rows.append(f"| predict {m['pairs']:,} pairs, streamed | peak RSS {m['peak_rss_mb']:.0f} MB | | {m['seconds']:.0f} s |")
+        rows.append(f"| predict {m['pairs']:,} pairs, streamed (Predictor.iter_predict) | peak RSS {m['peak_rss_mb']:.0f} MB | | {m['seconds']:.0f} s |")
+        if "cli" in m:
+            rows.append(f"| peacestance-predict on a {m['pairs']:,}-line file | peak RSS {m['cli']['peak_rss_mb']:.0f} MB | | {m['cli']['seconds']:.0f} s |")
     table = "\n".join(["| what | speed | ratio | note |", "|---|---|---|---|", *rows])
     text = README.read_text(encoding="utf-8")
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -354,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     if "training" not in args.skip:
         results["training"] = bench_training(sentences, phrases, args.smoke)
     if "memory" not in args.skip:
-        results["memory"] = bench_memory(default_dir or model_dir, memory_pairs)
+        results["memory"] = bench_memory(default_dir or model_dir, memory_pairs, list(dict.fromkeys(sentences)))
     results["peak_rss_mb_bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     p = results["predict"]
@@ -375,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
                                    if "samples_per_s" in row else row["skipped"]))
     if "memory" in results:
         m = results["memory"]
-        print(f"memory: {m['pairs']} pairs streamed, peak RSS {m['peak_rss_mb']:.0f} MB in {m['seconds']:.0f} s")
+        print(f"memory: {m['pairs']} pairs streamed, peak RSS {m['peak_rss_mb']:.0f} MB in {m['seconds']:.0f} s; "
+              f"the CLI on as many lines {m['cli']['peak_rss_mb']:.0f} MB in {m['cli']['seconds']:.0f} s")
     if not args.smoke:
         write_readme_table(results)
     return 0
