@@ -129,15 +129,13 @@ class PartialSchema(CrossEncoderSchema):
 
 
 @dataclass
-class TfidfSchema:
+class TfidfSchema(LexicalSchema):
+    """``model=tfidf``: the same TF-IDF classifier (models/tfidf.py LexicalClassifier) as the whole recipe."""
+
     _target_: str = "peacestance.models.tfidf.TfidfModel"
     name: str = "tfidf"
-    ngram_range: list[int] = field(default_factory=lambda: [1, 2])
     min_df: int = 1
-    max_features: Any = 50000
-    sublinear_tf: bool = True
     C: float = 4.0
-    class_weight: Any = "balanced"
     max_length: int = 128
 
 
@@ -198,11 +196,12 @@ def register() -> None:
         ConfigStore.instance().store(group=group, name="schema", node=node)
 
 
-def _get(cfg: DictConfig, dotted: str):
+def _get(cfg: DictConfig, dotted: str, missing: Any = None):
+    """The value at a dotted key, or ``missing`` where the key is not there."""
     node: Any = cfg
     for part in dotted.split("."):
         if not isinstance(node, DictConfig) or part not in node:
-            return None
+            return missing
         node = node[part]
     return node
 
@@ -259,7 +258,6 @@ def _check_parts(cfg: DictConfig) -> None:
 def check_model_config(model: DictConfig) -> None:
     """Types, names, choices and ranges of ``model.*`` for the recipe ``model._target_`` names."""
     from omegaconf import OmegaConf
-    from omegaconf.errors import ConfigKeyError, ValidationError
 
     schema = MODEL_SCHEMAS.get(str(model.get("_target_")))
     if schema is None:
@@ -269,9 +267,10 @@ def check_model_config(model: DictConfig) -> None:
     typed = _typed(schema, plain, f"model ({model.get('name')})", "model.")
     if student is not None:
         _check_student(student)
+    absent = object()  # None is a valid choice (gate: null), so absence needs its own marker
     for key, allowed in MODEL_CHOICES.items():
-        value = _get(typed, key) if _has(typed, key) else "__absent__"
-        if value != "__absent__" and value not in allowed:
+        value = _get(typed, key, absent)
+        if value is not absent and value not in allowed:
             raise ConfigError(f"model.{key}={value!r} is not one of {', '.join(str(a) for a in allowed)}")
     for key in MODEL_POSITIVE:
         value = _get(typed, key)
@@ -331,11 +330,3 @@ def _typed(schema: type, values: dict, what: str, prefix: str) -> DictConfig:
     except ValidationError as exc:
         raise ConfigError(f"{prefix}{exc.full_key}={exc.value!r}: {exc.msg.splitlines()[0]}") from None
 
-
-def _has(cfg: DictConfig, dotted: str) -> bool:
-    node: Any = cfg
-    for part in dotted.split("."):
-        if not isinstance(node, DictConfig) or part not in node:
-            return False
-        node = node[part]
-    return True

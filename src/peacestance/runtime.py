@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 
@@ -77,12 +78,9 @@ def linear_weights_to_bf16(network) -> int:
     """
     import torch
 
-    mapped = _weight_file_mappings()
     # tied weights (one tensor under two names) are never released: the other name still reads them
-    seen: dict[int, int] = {}
-    for _, tensor in network.named_parameters(remove_duplicate=False):
-        seen[tensor.data_ptr()] = seen.get(tensor.data_ptr(), 0) + 1
-    mapped = mapped if all(n == 1 for n in seen.values()) else []
+    pointers = [tensor.data_ptr() for _, tensor in network.named_parameters(remove_duplicate=False)]
+    mapped = _weight_file_mappings() if len(pointers) == len(set(pointers)) else []
     count = 0
     with torch.no_grad():
         for module in network.modules():
@@ -123,8 +121,16 @@ def _weight_file_mappings() -> list[tuple[int, int]]:
     return ranges
 
 
+@functools.cache
+def _madvise_and_page_size():
+    import ctypes
+    import os
+
+    return ctypes.CDLL(None).madvise, os.sysconf("SC_PAGE_SIZE")
+
+
 def _release_pages(tensor, mapped: list[tuple[int, int]]) -> None:
-    """Drop the resident pages of a tensor that lies in a read-only mapping of a weights file.
+    """Drop the resident pages of a tensor that lies in a mapping of a weights file.
 
     A tensor read through the mapping (a converted fp32 weight) stays resident until the whole file
     is unmapped; without this, converting 110M weights held the fp32 pages and the bf16 copies at
@@ -133,13 +139,12 @@ def _release_pages(tensor, mapped: list[tuple[int, int]]) -> None:
     anything touches them again).
     """
     import ctypes
-    import os
 
     if not mapped:
         return
-    page = os.sysconf("SC_PAGE_SIZE")
+    madvise, page = _madvise_and_page_size()
     start = tensor.data_ptr()
     end = start + tensor.numel() * tensor.element_size()
     lo, hi = -(-start // page) * page, end // page * page
     if hi > lo and any(a <= lo and hi <= b for a, b in mapped):
-        ctypes.CDLL(None).madvise(ctypes.c_void_p(lo), ctypes.c_size_t(hi - lo), _MADV_DONTNEED)
+        madvise(ctypes.c_void_p(lo), ctypes.c_size_t(hi - lo), _MADV_DONTNEED)

@@ -70,7 +70,7 @@ def _is_standfirst(lines: list[str], i: int, learned: bool) -> bool:
     ahead = [line for line in lines[i + 1:] if line][:_STANDFIRST_LOOKAHEAD]
     for line in ahead:
         kind = classify_line(line)
-        if looks_like_byline(line):  # not a timestamp: a live blog's first entry is followed by the next one's time
+        if looks_like_byline(line, kind):  # not a timestamp: a live blog's first entry is followed by the next one's time
             return True
         if kind is None and not (learned and line_model.is_furniture(line)):
             return False

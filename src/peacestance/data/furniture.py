@@ -143,9 +143,14 @@ _RULES += (
 _BYLINE_LIKE = re.compile(r"^(?i:by)\s+[A-ZÀ-Ý]|^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){1,2}(\s*(\||&)\s*[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){1,2})+$")
 
 
-def looks_like_byline(line: str) -> bool:
-    """True for a byline, including the ones that look like navigation (names joined by '|')."""
-    return classify_line(line) == "byline" or bool(_BYLINE_LIKE.match(line.strip()))
+def looks_like_byline(line: str, kind: str | None) -> bool:
+    """True for a byline, including the ones that look like navigation (names joined by '|').
+
+    ``kind`` is what ``classify_line`` already said of the line (callers have it at hand).
+    """
+    return kind == "byline" or bool(_BYLINE_LIKE.match(line.strip()))
+
+
 # A photo caption written as a sentence: present-tense picture verbs, no attribution, short.
 _CAPTION_VERB = re.compile(
     r"\b(speaks?|arrives?|arrive for|takes? part|checks?|(is|are) (seen|shown|pictured)|gestures?|attends?|walks?|"
