@@ -122,6 +122,32 @@ def test_lexical_mix_is_the_stated_mixture_and_survives_save_and_load(splits, ti
         fitted(1.5)
 
 
+def test_a_loaded_embedding_head_serves_without_importing_scikit_learn_or_pandas(splits, tiny_encoder, tmp_path):
+    """scikit-learn drags pandas and pyarrow in (about 100 MB); serving must stay under 1 GB at 100k pairs."""
+    cfg = compose(["model=mpnet_head", f"model.encoder={tiny_encoder}", "model.normalize=false",
+                   "model.lexical_weight=0.3"]).model
+    model = models.build(cfg)
+    model.fit(splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
+    model.save(tmp_path / "m", {"model_name": "tiny_mixed"})
+    test = splits["test"][splits["test"]["primary"]].head(8)
+    expected = model.scores(test["sentence"].tolist(), test["phrase"].tolist())
+    script = (
+        "import json, sys\n"
+        "from peacestance.predict import load_predictor\n"
+        f"p = load_predictor({str(tmp_path / 'm')!r}, precision='fp32')\n"
+        f"rows = json.loads({json.dumps(test[['sentence', 'target']].values.tolist())!r})\n"
+        "scores = [list(p.predict([s], t)[0].scores.values()) for s, t in rows]\n"
+        "print(json.dumps({'scores': scores, 'loaded': sorted(m for m in ('sklearn', 'pandas', 'pyarrow')"
+        " if m in sys.modules)}))\n")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["loaded"] == []
+    np.testing.assert_allclose(np.asarray(answer["scores"]), expected, atol=1e-5)
+
+
 def test_relevance_gate_answers_neutral_off_target_and_keeps_the_stance_on_target(splits, tiny_encoder, tmp_path):
     cfg = compose(["model=mpnet_gate", f"model.encoder={tiny_encoder}", "model.C=20", "model.gate_C=20",
                    "model.normalize=false"]).model

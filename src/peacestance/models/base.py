@@ -14,14 +14,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from peacestance.encoding import softmax
 from peacestance.task import TaskSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 META_FILE = "peacestance.json"
 

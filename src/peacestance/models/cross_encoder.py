@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from peacestance.encoders import resolve
 from peacestance.encoding import encode_pairs
-from peacestance.metrics import stance_metrics
 from peacestance.models.base import FitContext, StanceModel, row_weights, weighted_cross_entropy
 from peacestance.runtime import pick_precision
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def build_tokenizer(model_cfg):
@@ -151,6 +153,8 @@ class CrossEncoder(StanceModel):
         labels, task = self.labels, self.task
 
         def compute_metrics(eval_pred):
+            from peacestance.metrics import stance_metrics  # scikit-learn: training only, never when serving
+
             logits, gold = eval_pred
             pred = [labels[i] for i in np.asarray(logits).argmax(axis=1)]
             return stance_metrics([labels[i] for i in gold], pred, val_targets[: len(pred)], task=task)

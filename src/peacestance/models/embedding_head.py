@@ -34,16 +34,19 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn.linear_model import LogisticRegression
 
 from peacestance.encoders import resolve
 from peacestance.encoding import encode_pairs
 from peacestance.models.base import FitContext, StanceModel, row_weights
 from peacestance.models.distill import StudentSettings, distil
+from peacestance.models.linear import LinearHead
 from peacestance.models.tfidf import LexicalClassifier, pair_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HEAD_FILE = "head.safetensors"
 HEAD_META = "head.json"
@@ -167,8 +170,8 @@ class EmbeddingHead(StanceModel):
     def __init__(self, cfg=None):
         super().__init__(cfg)
         self.encoder: SentenceEncoder | None = None
-        self.heads: dict[str, LogisticRegression] = {}
-        self.gates: dict[str, LogisticRegression] = {}
+        self.heads: dict[str, LinearHead] = {}
+        self.gates: dict[str, LinearHead] = {}
         self.lexical: dict[str, LexicalClassifier] = {}
         self._phrase_cache: dict[str, np.ndarray] = {}
 
@@ -196,10 +199,16 @@ class EmbeddingHead(StanceModel):
         v = np.stack([self._phrase_cache[p] for p in phrases])
         return pair_features(u, v)
 
-    def _classifier(self, seed: int, C: float | None = None) -> LogisticRegression:
-        weight = self.cfg.get("class_weight", "balanced")
-        return LogisticRegression(C=float(C if C is not None else self.cfg.get("C", 1.0)),
-                                  class_weight=weight if weight else None, max_iter=3000, random_state=seed)
+    def _fit_head(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray, seed: int,
+                  C: float | None = None) -> LinearHead:
+        """scikit-learn fits; a numpy ``LinearHead`` scores, so serving never imports scikit-learn."""
+        from sklearn.linear_model import LogisticRegression
+
+        class_weight = self.cfg.get("class_weight", "balanced")
+        fitted = LogisticRegression(C=float(C if C is not None else self.cfg.get("C", 1.0)),
+                                    class_weight=class_weight if class_weight else None, max_iter=3000,
+                                    random_state=seed).fit(x, y, sample_weight=weight)
+        return LinearHead.from_sklearn(fitted)
 
     @property
     def lexical_weight(self) -> float:
@@ -266,15 +275,15 @@ class EmbeddingHead(StanceModel):
                 rows = (train["phrase"] == phrase).to_numpy()
                 if self.gated:  # stance from the sentences that speak to the target; relevance from every cell
                     stance = rows & primary_rows
-                    self.heads[phrase] = self._classifier(seed).fit(x[stance], y[stance], sample_weight=page[stance])
+                    self.heads[phrase] = self._fit_head(x[stance], y[stance], page[stance], seed)
                     self._fit_lexical(phrase, train, stance, y, page, seed)
-                    self.gates[phrase] = self._classifier(seed, self.cfg.get("gate_C", 1.0)).fit(
-                        x[rows], primary_rows[rows].astype(int), sample_weight=page[rows])
+                    self.gates[phrase] = self._fit_head(x[rows], primary_rows[rows].astype(int), page[rows], seed,
+                                                        self.cfg.get("gate_C", 1.0))
                     continue
-                self.heads[phrase] = self._classifier(seed).fit(x[rows], y[rows], sample_weight=weight[rows])
+                self.heads[phrase] = self._fit_head(x[rows], y[rows], weight[rows], seed)
                 self._fit_lexical(phrase, train, rows, y, weight, seed)
         else:
-            self.heads["*"] = self._classifier(seed).fit(x, y, sample_weight=weight)
+            self.heads["*"] = self._fit_head(x, y, weight, seed)
             self._fit_lexical("*", train, np.ones(len(train), bool), y, weight, seed)
         elapsed = time.perf_counter() - start
         # One pass, no epochs: the run scores validation once afterwards (best_val_* metrics).
@@ -361,17 +370,11 @@ class EmbeddingHead(StanceModel):
         model.encoder = model._encoder(str(model_dir / ENCODER_DIR))
         tensors = load_file(str(model_dir / HEAD_FILE))
         for i, entry in enumerate(spec["heads"]):
-            head = LogisticRegression()
-            head.classes_ = np.asarray(entry["classes"])
-            head.coef_ = tensors[f"coef_{i}"].astype(np.float64)
-            head.intercept_ = tensors[f"intercept_{i}"].astype(np.float64)
-            model.heads[entry["phrase"]] = head
+            model.heads[entry["phrase"]] = LinearHead(entry["classes"], tensors[f"coef_{i}"],
+                                                      tensors[f"intercept_{i}"])
             if entry.get("gate"):
-                gate = LogisticRegression()
-                gate.classes_ = np.asarray([0, 1])
-                gate.coef_ = tensors[f"gate_coef_{i}"].astype(np.float64)
-                gate.intercept_ = tensors[f"gate_intercept_{i}"].astype(np.float64)
-                model.gates[entry["phrase"]] = gate
+                model.gates[entry["phrase"]] = LinearHead([0, 1], tensors[f"gate_coef_{i}"],
+                                                          tensors[f"gate_intercept_{i}"])
         if (model_dir / LEXICAL_FILE).is_file():
             lexical = json.loads((model_dir / LEXICAL_FILE).read_text(encoding="utf-8"))
             model.lexical = {k: LexicalClassifier.from_dict(v) for k, v in lexical.items()}

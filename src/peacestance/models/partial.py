@@ -17,14 +17,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from peacestance.encoding import encode_pairs
-from peacestance.metrics import stance_metrics
 from peacestance.models.base import FitContext, linear_warmup_schedule, row_weights, weighted_cross_entropy
 from peacestance.models.cross_encoder import CrossEncoder, build_network, build_tokenizer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _layers(network):
@@ -180,4 +182,6 @@ class PartialFineTune(CrossEncoder):
                 fed["states"], mask = self._pad(cache, idx)
                 logits = self.network(input_ids=torch.zeros(mask.shape, dtype=torch.long), attention_mask=mask).logits
                 pred[idx] = logits.argmax(-1).numpy()
+        from peacestance.metrics import stance_metrics  # scikit-learn: training only, never when serving
+
         return stance_metrics(frame["label"].tolist(), [self.labels[i] for i in pred], task=self.task)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from peacestance.models.base import FitContext, StanceModel, row_weights
+from peacestance.models.linear import LinearHead, TfidfFeatures
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WEIGHTS_FILE = "tfidf.json"
 
@@ -28,15 +30,20 @@ def pair_text(sentence: str, phrase: str) -> str:
 
 
 class LexicalClassifier:
-    """TF-IDF features + a logistic regression, fitted with sample weights; JSON in, JSON out."""
+    """TF-IDF features + a logistic regression, fitted with sample weights; JSON in, JSON out.
+
+    scikit-learn fits it; scoring goes through ``models/linear.py`` (numpy only), so a fitted
+    and a loaded classifier score alike and serving never imports scikit-learn.
+    """
 
     def __init__(self, ngram_range=(1, 2), min_df: int = 1, max_features: int | None = 50000,
                  sublinear_tf: bool = True, C: float = 4.0, class_weight: str | None = "balanced", seed: int = 0):
-        self.vectorizer = TfidfVectorizer(ngram_range=tuple(ngram_range), min_df=int(min_df),
-                                          max_features=None if max_features is None else int(max_features),
-                                          sublinear_tf=bool(sublinear_tf), lowercase=True)
-        self.classifier = LogisticRegression(C=float(C), class_weight=class_weight or None, max_iter=2000,
-                                             random_state=int(seed))
+        self.settings = {"ngram_range": tuple(ngram_range), "min_df": int(min_df),
+                         "max_features": None if max_features is None else int(max_features),
+                         "sublinear_tf": bool(sublinear_tf), "C": float(C), "class_weight": class_weight or None,
+                         "seed": int(seed)}
+        self.features: TfidfFeatures | None = None
+        self.head: LinearHead | None = None
 
     #: the settings a config may carry (a model config's other keys are not this classifier's)
     SETTINGS = ("ngram_range", "min_df", "max_features", "sublinear_tf", "C", "class_weight")
@@ -47,38 +54,44 @@ class LexicalClassifier:
         return cls(**{k: cfg[k] for k in cls.SETTINGS if k in cfg}, seed=seed)
 
     def fit(self, texts: Sequence[str], y: Sequence[int], sample_weight: np.ndarray | None = None) -> "LexicalClassifier":
-        self.classifier.fit(self.vectorizer.fit_transform(texts), y, sample_weight=sample_weight)
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        s = self.settings
+        vectorizer = TfidfVectorizer(ngram_range=s["ngram_range"], min_df=s["min_df"], max_features=s["max_features"],
+                                     sublinear_tf=s["sublinear_tf"], lowercase=True)
+        classifier = LogisticRegression(C=s["C"], class_weight=s["class_weight"], max_iter=2000, random_state=s["seed"])
+        classifier.fit(vectorizer.fit_transform(texts), y, sample_weight=sample_weight)
+        self.features, self.head = TfidfFeatures.from_sklearn(vectorizer), LinearHead.from_sklearn(classifier)
         return self
 
     def log_proba(self, texts: Sequence[str], n_labels: int) -> np.ndarray:
         """(n, n_labels) log-probabilities; a label never seen in training gets -30."""
         out = np.full((len(texts), n_labels), -30.0)
-        out[:, self.classifier.classes_] = self.classifier.predict_log_proba(self.vectorizer.transform(texts))
+        out[:, self.head.classes_] = self.head.predict_log_proba(self.features.transform(texts))
         return out
 
     def to_dict(self) -> dict:
+        f, h = self.features, self.head
         return {
-            "params": {k: v for k, v in self.vectorizer.get_params().items() if k in
-                       ("ngram_range", "min_df", "max_features", "sublinear_tf", "lowercase")},
-            "vocabulary": {k: int(v) for k, v in self.vectorizer.vocabulary_.items()},
-            "idf": self.vectorizer.idf_.tolist(),
-            "classes": self.classifier.classes_.tolist(),
-            "coef": self.classifier.coef_.tolist(),
-            "intercept": self.classifier.intercept_.tolist(),
+            "params": {"ngram_range": list(f.ngram_range), "min_df": self.settings["min_df"],
+                       "max_features": self.settings["max_features"], "sublinear_tf": f.sublinear_tf,
+                       "lowercase": f.lowercase},
+            "vocabulary": {k: int(v) for k, v in f.vocabulary.items()},
+            "idf": f.idf.tolist(),
+            "classes": h.classes_.tolist(),
+            "coef": h.coef_.tolist(),
+            "intercept": h.intercept_.tolist(),
         }
 
     @classmethod
     def from_dict(cls, weights: dict) -> "LexicalClassifier":
-        params = dict(weights["params"])
-        params["ngram_range"] = tuple(params["ngram_range"])
-        model = cls.__new__(cls)
-        model.vectorizer = TfidfVectorizer(**params)
-        model.vectorizer.vocabulary_ = weights["vocabulary"]
-        model.vectorizer.idf_ = np.asarray(weights["idf"])
-        model.classifier = LogisticRegression()
-        model.classifier.classes_ = np.asarray(weights["classes"])
-        model.classifier.coef_ = np.asarray(weights["coef"])
-        model.classifier.intercept_ = np.asarray(weights["intercept"])
+        params = weights["params"]
+        model = cls(ngram_range=params["ngram_range"], min_df=params.get("min_df", 1),
+                    max_features=params.get("max_features"), sublinear_tf=params["sublinear_tf"])
+        model.features = TfidfFeatures(weights["vocabulary"], weights["idf"], params["ngram_range"],
+                                       params["sublinear_tf"], params.get("lowercase", True))
+        model.head = LinearHead(weights["classes"], weights["coef"], weights["intercept"])
         return model
 
 
