@@ -275,6 +275,29 @@ def test_the_learned_line_model_drops_furniture_the_rules_do_not_word_and_keeps_
     assert split_article(page, learned=False) != body  # the rules alone keep the player's and the app's prompts
 
 
+def test_a_page_the_learned_model_would_empty_keeps_what_the_rules_keep():
+    from peacestance.data import line_model, split_article
+
+    lead = "Allies weigh a reassurance force for Ukraine."  # reads like a headline to a one-line-at-a-time model
+    assert line_model.is_furniture(lead)
+    page = f"Europe talks\n\n{lead}\n\nShare this article"
+    assert split_article(page, learned=True) == split_article(page, learned=False) == [lead]
+
+
+def test_a_short_paragraph_between_prose_lines_is_never_dropped_by_the_learned_model():
+    from peacestance.data import line_model, split_article
+
+    short = "Europe's peace force is ready. Its troops are not."
+    assert line_model.is_furniture(short)
+    before = "Britain and France said on Tuesday that a headquarters in Paris was now planning the force, officials said."
+    after = "Moscow has said it would treat any foreign unit in Ukraine as a legitimate target, the ministry added."
+    page = "\n".join(["Force ready", "", before, "", short, "", after])
+    assert split_article(page, learned=True) == [before, "Europe's peace force is ready.", "Its troops are not.", after]
+    # the same words where a prompt stands (under the headline, before the lead) are still dropped
+    page = "\n".join(["Force ready", "", short, "", before, "", after])
+    assert split_article(page, learned=True) == [before, after]
+
+
 def test_the_blind_page_set_scores_above_its_floor(tmp_path):
     out = tmp_path / "pages.json"
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "benchmarks" / "pages.py"),
@@ -282,10 +305,19 @@ def test_the_blind_page_set_scores_above_its_floor(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     test = json.loads(out.read_text())["rules+learned"]["test"]
     assert test["pages"] == 22 and test["layouts"] >= 8
-    assert test["body_kept_whole"] >= 0.99 and test["furniture_dropped"] >= 0.95  # measured 0.995 / 0.974 (session 6)
+    # measured 0.995 / 0.983 (session 8: the line model learns from the development pages' gold labels)
+    assert test["body_kept_whole"] >= 0.99 and test["furniture_dropped"] >= 0.98
 
 
 def test_a_very_long_target_phrase_is_a_clear_error_not_a_tokenizer_crash(tiny_model_dir):
     phrase = " ".join(["a long phrase about guarantees"] * 12)  # 60 words
     with pytest.raises(ValueError, match=r"a target phrase of 60 words is too long \(at most 32"):
         Predictor(tiny_model_dir).predict("Rome backs it.", phrase)
+
+
+def test_the_line_model_trainer_refuses_to_learn_from_the_blind_test_pages(tmp_path):
+    tool = Path(__file__).resolve().parents[1] / "tools" / "train_line_model.py"
+    proc = subprocess.run([sys.executable, str(tool), "--gold-prefixes", "h1-,h2-", "--out", str(tmp_path / "m.npz")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "test pages (h2-, h3-) are never trained on" in proc.stderr
+    assert not (tmp_path / "m.npz").exists()

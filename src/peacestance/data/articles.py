@@ -77,6 +77,25 @@ def _is_standfirst(lines: list[str], i: int, learned: bool) -> bool:
     return False
 
 
+# A paragraph of one or two sentences this short, between two prose lines, is the writer's
+# ("Is that realistic?", "This is real progress. It is also conditional in almost every direction.").
+# Only between prose: under a headline, short whole sentences are as often a player's or an app's
+# prompt ("Enable JavaScript to watch this video.").
+_SHORT_PARAGRAPH_WORDS = 8
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _short_paragraph_in_prose(line: str, above_fate: str, below: list[str]) -> bool:
+    """Short whole sentences with prose on both sides: the learned model, which reads one line at a
+    time, takes such lines for furniture (comment prompts and tags are short too), so it may not drop them."""
+    sentences = _SENTENCE_END.split(line)
+    if (above_fate != "body" or ":" in line or len(sentences) > 2 or not _TERMINAL.search(line)
+            or any(len(s.split()) > _SHORT_PARAGRAPH_WORDS for s in sentences)):
+        return False
+    after = next((b for b in below if b), "")
+    return not after or (classify_line(after) is None and _TERMINAL.search(after) is not None)
+
+
 def _promo_lines_after(label_line: str) -> int:
     return _PROMO_BLURB_LINES - 1 if len(label_line.split()) >= 3 else _PROMO_BLURB_LINES
 
@@ -145,11 +164,13 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
     """
     from peacestance.data import line_model
 
+    given_title, traced = title, len(trace) if trace is not None else 0
     fate = ""  # what became of the line just above ("" after a blank line)
+    last = ""  # what became of the last non-blank line
 
     def note(line: str, what: str) -> None:
-        nonlocal fate
-        fate = what
+        nonlocal fate, last
+        fate = last = what
         if trace is not None:
             trace.append((line, what))
 
@@ -194,7 +215,8 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             note(line, "video")
             continue
         # A wire dateline opens the story's body: the learned model never drops that line.
-        if not kind and learned and title is not None and not _opens_with_dateline(line) and line_model.is_furniture(line):
+        if (not kind and learned and title is not None and not _opens_with_dateline(line)
+                and not _short_paragraph_in_prose(line, last, lines[i + 1:]) and line_model.is_furniture(line)):
             kind = "learned"
         if kind:
             dropped[kind] += 1
@@ -249,6 +271,12 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
         paragraph = strip_dateline(paragraph) if i == 0 else paragraph
         if paragraph.strip():
             body.append(paragraph)
+    if not body and dropped["learned"]:
+        # A page is there for its article: if the learned model leaves nothing, it was wrong about a
+        # line (a short text of headline-like sentences), so the page keeps what the rules keep.
+        if trace is not None:
+            del trace[traced:]
+        return clean_text(text, title=given_title, may_wrap=may_wrap, learned=False, trace=trace)
     return title or "", body, dropped
 
 
