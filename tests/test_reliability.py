@@ -321,3 +321,14 @@ def test_the_line_model_trainer_refuses_to_learn_from_the_blind_test_pages(tmp_p
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "test pages (h2-, h3-) are never trained on" in proc.stderr
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_an_interview_question_is_never_dropped_by_the_learned_model():
+    from peacestance.data import line_model, split_article
+
+    question = "Q: Do you think a peace deal is coming this year?"
+    assert line_model.is_furniture(question)  # alone, it reads like a related-story link
+    answer = "A: Not this year, he said, because Moscow still rejects every draft that includes foreign troops."
+    page = "\n".join(["Interview", "", "The general spoke to us in Rzeszow on Monday about the planned force.", "",
+                      question, "", answer])
+    assert question in split_article(page, learned=True)

@@ -31,7 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 from peacestance.data import line_model
-from peacestance.data.articles import _read_text, clean_text
+from peacestance.data.articles import INTERVIEW_TURN, _read_text, clean_text
 
 ROOT = Path(__file__).resolve().parents[1]
 BLIND = ROOT / "data" / "pages" / "blind"
@@ -115,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
                              "(other outlets' prose, the lines the cleaner meets)")
     parser.add_argument("--sentence-weight", type=float, default=6.0,
                         help="weight of each body line's sentences, added as body lines of their own (0: not added)")
+    parser.add_argument("--drop-corpus-body", action="store_true",
+                        help="let the threshold fall below a corpus page's own body line (by default it never does: "
+                             "analyze() of a team page finds every labelled sentence)")
+    parser.add_argument("--hard-rounds", type=int, default=5,
+                        help="refits that weigh up the corpus body lines the model would drop")
+    parser.add_argument("--hard-factor", type=float, default=5.0)
     parser.add_argument("--out", type=Path, default=line_model.WEIGHTS)
     args = parser.parse_args(argv)
     parts = blind_parts()
@@ -123,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(p.startswith(test_prefixes) or t.startswith(prefixes) for p in prefixes for t in test_prefixes):
         parser.error(f"the blind set's test pages ({', '.join(test_prefixes)}) are never trained on")
     lines, y, groups = labelled_lines(args.pages)
+    corpus_body = np.asarray([label == 0 and not INTERVIEW_TURN.match(line) for line, label in zip(lines, y)])
     weight = np.ones(len(y))
     is_gold = np.zeros(len(y), bool)
     if prefixes:
@@ -146,12 +153,24 @@ def main(argv: list[str] | None = None) -> int:
     judged = is_gold if args.recall_on == "gold" and is_gold.any() else np.ones(len(y), bool)
     body = np.sort(held_out[(y == 0) & judged])
     threshold = float(max(0.5, body[int(np.ceil(args.body_recall * len(body))) - 1] + 1e-6))
-    caught = float((held_out[(y == 1) & judged] >= threshold).mean())
     model = LogisticRegression(C=args.C, class_weight="balanced", max_iter=5000).fit(x, y, sample_weight=weight)
+    corpus_rows = np.flatnonzero(corpus_body)
+    for _ in range(args.hard_rounds if not args.drop_corpus_body else 0):
+        # a corpus body line the model would drop is a hard example: weigh it up and refit, so the
+        # threshold need not rise to it (one ambiguous line would otherwise set it for every page)
+        flagged = corpus_rows[model.predict_proba(x[corpus_rows])[:, 1] >= threshold]
+        if not len(flagged):
+            break
+        weight[flagged] *= args.hard_factor
+        model = LogisticRegression(C=args.C, class_weight="balanced", max_iter=5000).fit(x, y, sample_weight=weight)
+    corpus_max = float(model.predict_proba(x[corpus_rows])[:, 1].max())
+    if not args.drop_corpus_body:
+        threshold = max(threshold, corpus_max + 1e-6)
+    caught = float((held_out[(y == 1) & judged] >= threshold).mean())
     np.savez(args.out, coef=model.coef_.ravel().astype(np.float32), intercept=np.float32(model.intercept_[0]),
              threshold=np.float32(threshold))
     print(json.dumps({"lines": len(y), "furniture": int(y.sum()), "gold_prefixes": list(prefixes),
-                      "threshold": round(threshold, 4),
+                      "threshold": round(threshold, 4), "corpus_body_max": round(corpus_max, 4),
                       "held_out_body_kept": round(float((body < threshold).mean()), 4),
                       "held_out_furniture_caught": round(caught, 4), "weights": str(args.out)}))
     return 0

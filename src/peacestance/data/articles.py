@@ -83,6 +83,8 @@ def _is_standfirst(lines: list[str], i: int, learned: bool) -> bool:
 # prompt ("Enable JavaScript to watch this video.").
 _SHORT_PARAGRAPH_WORDS = 8
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# An interview's turns ("Q: Will Polish soldiers go?"): prose of the article, however short.
+INTERVIEW_TURN = re.compile(r"^(Q|A)\s*(:|[-–—]\s)")
 
 
 def _short_paragraph_in_prose(line: str, above_fate: str, below: list[str]) -> bool:
@@ -216,7 +218,8 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             continue
         # A wire dateline opens the story's body: the learned model never drops that line.
         if (not kind and learned and title is not None and not _opens_with_dateline(line)
-                and not _short_paragraph_in_prose(line, last, lines[i + 1:]) and line_model.is_furniture(line)):
+                and not INTERVIEW_TURN.match(line) and not _short_paragraph_in_prose(line, last, lines[i + 1:])
+                and line_model.is_furniture(line)):
             kind = "learned"
         if kind:
             dropped[kind] += 1
