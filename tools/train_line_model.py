@@ -38,32 +38,37 @@ BLIND = ROOT / "data" / "pages" / "blind"
 BODY_RECALL = 0.99
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.split())
-
-
-def blind_parts() -> dict[str, tuple[str, ...]]:
-    """The blind page set's development and test prefixes: one list, in benchmarks/pages.py."""
+def _blind_set():
+    """benchmarks/pages.py: the blind set's parts (PARTS) and how its gold lines are matched (_norm)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from pages import PARTS
+    import pages
 
-    return PARTS
+    return pages
 
 
 def gold_lines(folder: Path, prefixes: tuple[str, ...]) -> tuple[list[str], list[int], list[str]]:
-    """Every non-blank line of the chosen gold pages: furniture if its writer listed it so, else body."""
+    """Every non-blank line of the chosen gold pages: furniture if its writer listed it so, else body.
+
+    Lines are matched to the gold file as the page benchmark matches them, so the labels learned
+    here are the ones ``make bench-pages`` scores.
+    """
+    norm = _blind_set()._norm
     lines, labels, pages = [], [], []
     for path in sorted(folder.glob("*.txt")):
         gold_file = path.with_suffix(".gold.json")
         if not path.name.startswith(prefixes) or not gold_file.is_file():
             continue
-        furniture = {_norm(line) for line in json.loads(gold_file.read_text(encoding="utf-8"))["furniture_lines"]}
+        furniture = {norm(line) for line in json.loads(gold_file.read_text(encoding="utf-8"))["furniture_lines"]}
         for raw in path.read_text(encoding="utf-8").splitlines():
             if raw.strip():
                 lines.append(raw.strip())
-                labels.append(int(_norm(raw) in furniture))
+                labels.append(int(norm(raw) in furniture))
                 pages.append(path.stem)
     return lines, labels, pages
+
+
+def _fit(x, y, weight: np.ndarray, C: float) -> LogisticRegression:
+    return LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(x, y, sample_weight=weight)
 
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
@@ -123,38 +128,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hard-factor", type=float, default=5.0)
     parser.add_argument("--out", type=Path, default=line_model.WEIGHTS)
     args = parser.parse_args(argv)
-    parts = blind_parts()
+    parts = _blind_set().PARTS
     prefixes = parts["dev"] if args.gold_prefixes is None else tuple(p for p in args.gold_prefixes.split(",") if p)
     test_prefixes = parts["test"]
     if any(p.startswith(test_prefixes) or t.startswith(prefixes) for p in prefixes for t in test_prefixes):
         parser.error(f"the blind set's test pages ({', '.join(test_prefixes)}) are never trained on")
     lines, y, groups = labelled_lines(args.pages)
-    corpus_body = np.asarray([label == 0 and not INTERVIEW_TURN.match(line) for line, label in zip(lines, y)])
-    weight = np.ones(len(y))
-    is_gold = np.zeros(len(y), bool)
+    corpus_rows = np.flatnonzero([label == 0 and not INTERVIEW_TURN.match(line) for line, label in zip(lines, y)])
+    lines, y, groups = list(lines), list(y), [str(g) for g in groups]
+    weight, is_gold = [1.0] * len(y), [False] * len(y)
+
+    def add(more: list[str], labels, more_groups, w: float, gold: bool) -> None:
+        lines.extend(more)
+        y.extend(int(v) for v in labels)
+        groups.extend(str(g) for g in more_groups)
+        weight.extend([w] * len(more))
+        is_gold.extend([gold] * len(more))
+
     if prefixes:
         more, labels, pages = gold_lines(args.gold_pages, prefixes)
-        lines, y = lines + more, np.concatenate([y, labels]).astype(int)
-        groups = np.concatenate([groups.astype(str), [f"gold:{p}" for p in pages]])
-        weight = np.concatenate([weight, np.full(len(more), args.gold_weight)])
-        is_gold = np.concatenate([is_gold, np.ones(len(more), bool)])
-    if args.sentence_weight > 0:
+        add(more, labels, [f"gold:{p}" for p in pages], args.gold_weight, True)
+    if args.sentence_weight > 0:  # not gold: the threshold is set on whole page lines
         more, more_groups = sentences_of_body_lines(lines, y, groups)
-        lines, y = lines + more, np.concatenate([y, np.zeros(len(more), int)])
-        groups = np.concatenate([groups.astype(str), np.asarray(more_groups, dtype=str)])
-        weight = np.concatenate([weight, np.full(len(more), args.sentence_weight)])
-        is_gold = np.concatenate([is_gold, np.zeros(len(more), bool)])  # the threshold is set on whole page lines
+        add(more, [0] * len(more), more_groups, args.sentence_weight, False)
+    y, groups, weight, is_gold = np.asarray(y), np.asarray(groups), np.asarray(weight), np.asarray(is_gold)
     x = line_model.features(lines)
     held_out = np.zeros(len(y))
     for train, test in GroupKFold(n_splits=5).split(x, y, groups):
-        model = LogisticRegression(C=args.C, class_weight="balanced", max_iter=5000).fit(
-            x[train], y[train], sample_weight=weight[train])
-        held_out[test] = model.predict_proba(x[test])[:, 1]
+        held_out[test] = _fit(x[train], y[train], weight[train], args.C).predict_proba(x[test])[:, 1]
     judged = is_gold if args.recall_on == "gold" and is_gold.any() else np.ones(len(y), bool)
     body = np.sort(held_out[(y == 0) & judged])
     threshold = float(max(0.5, body[int(np.ceil(args.body_recall * len(body))) - 1] + 1e-6))
-    model = LogisticRegression(C=args.C, class_weight="balanced", max_iter=5000).fit(x, y, sample_weight=weight)
-    corpus_rows = np.flatnonzero(corpus_body)
+    model = _fit(x, y, weight, args.C)
     for _ in range(args.hard_rounds if not args.drop_corpus_body else 0):
         # a corpus body line the model would drop is a hard example: weigh it up and refit, so the
         # threshold need not rise to it (one ambiguous line would otherwise set it for every page)
@@ -162,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         if not len(flagged):
             break
         weight[flagged] *= args.hard_factor
-        model = LogisticRegression(C=args.C, class_weight="balanced", max_iter=5000).fit(x, y, sample_weight=weight)
+        model = _fit(x, y, weight, args.C)
     corpus_max = float(model.predict_proba(x[corpus_rows])[:, 1].max())
     if not args.drop_corpus_body:
         threshold = max(threshold, corpus_max + 1e-6)
