@@ -16,7 +16,7 @@ from peacestance import models
 from peacestance.calibration import expected_calibration_error, fit_temperature
 from peacestance.config import compose
 from peacestance.data.prepare import prepare
-from peacestance.data.splits import load_splits
+from peacestance.data.splits import load_splits, select_cells
 from peacestance.encoders import EncoderError, assemble, part_files
 from peacestance.encoding import softmax
 from peacestance.metrics import stance_metrics
@@ -352,6 +352,28 @@ def test_matrix_weight_zero_is_training_on_first_pass_rows_only(splits, tiny_enc
     same = np.abs(weighted.logits(s, p) - only_primary.logits(s, p)).mean()
     other = np.abs(full.logits(s, p) - only_primary.logits(s, p)).mean()
     assert same < 0.02 and other > 10 * same
+
+
+def test_the_default_head_learns_off_target_cells_from_matrix_rows_at_a_tenth_of_the_weight(splits, tiny_encoder):
+    """analyze() asks every target of every sentence: a head that only saw first-pass rows takes sides on
+    targets a sentence never mentions. The default learns from every cell, the completing rows at 0.1."""
+    cfg = compose(["model=mpnet_head", f"model.encoder={tiny_encoder}", "model.C=20", "model.normalize=false"])
+    assert (cfg.train.cells, cfg.model.matrix_weight) == ("matrix", 0.1)
+    assert compose(["model=minilm"]).train.cells == "primary"  # a cross-encoder would pay for every cell
+    assert compose(["train.cells=primary"]).train.cells == "primary"  # the user's word wins
+
+    def off_target_neutral(model) -> float:
+        probs = batched_scores(model, off["sentence"].tolist(), off["phrase"].tolist(), 32)
+        return float((probs.argmax(1) == model.labels.index("neutral")).mean())
+
+    test = splits["test"]
+    on, off = test[test["primary"]], test[~test["primary"]]
+    first_pass = models.build(cfg.model)
+    first_pass.fit(select_cells(splits["train"], "primary"), splits["validation"], _ctx())
+    default = models.build(cfg.model)
+    default.fit(select_cells(splits["train"], cfg.train.cells), splits["validation"], _ctx())
+    assert _macro_f1(default, on) >= 0.8
+    assert off_target_neutral(default) >= 0.9 and off_target_neutral(first_pass) <= 0.7
 
 
 def test_an_embedding_head_runs_in_bf16_where_the_cpu_has_it(splits, tiny_encoder, tmp_path):

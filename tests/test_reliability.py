@@ -58,6 +58,8 @@ def test_a_bad_value_or_unknown_key_is_one_clear_error(override, message):
 @pytest.mark.parametrize("overrides,message", [
     (["model.C=abc"], r"model\.C='abc': Value 'abc' of type 'str' could not be converted to Float"),
     (["model.pooling=max"], r"model\.pooling='max' is not one of mean, cls"),
+    (["model.cells=all"], r"model\.cells='all' is not one of primary, matrix"),
+    (["model=minilm", "+model.cells=matrix"], r"unknown key model\.cells; the knobs of model \(minilm\)"),
     (["+model.dropout=0.1"], r"unknown key model\.dropout; the knobs of model \(mpnet_head\) are: C, batch_size"),
     (["+model.lexical.foo=1"], r"unknown key model\.lexical\.foo; the knobs of model\.lexical are: C, class_weight"),
     (["model.lexical_weight=1.5"], r"model\.lexical_weight=1\.5 must be between 0 and 1"),

@@ -154,6 +154,7 @@ class EmbeddingHeadSchema:
     batch_size: int = 32
     C: float = 4.0
     class_weight: Any = "balanced"
+    cells: str = "primary"  # the cells train.cells uses unless set: primary | matrix
     matrix_weight: float = 1.0
     embedding_cache: Any = None  # a folder or null
     lexical_weight: float = 0.25
@@ -173,6 +174,7 @@ MODEL_SCHEMAS: dict[str, type] = {
 }
 MODEL_CHOICES: dict[str, tuple[Any, ...]] = {
     "head": ("per_target", "pair"),
+    "cells": ("primary", "matrix"),
     "pooling": ("mean", "cls"),
     "gate": (None, "none", "relevance"),
     "class_weight": (None, "balanced"),
@@ -219,6 +221,8 @@ def check_config(cfg: DictConfig) -> None:
         unknown = sorted(set(cfg[group]) - known)
         if unknown:  # Hydra's +key bypasses the struct flag: refuse it here
             raise ConfigError(f"unknown key {group}.{unknown[0]}; the {group} knobs are: {', '.join(sorted(known))}")
+    if "model" in cfg:  # first: train.cells follows model.cells, and a bad value is named where it was set
+        check_model_config(cfg.model)
     for key, allowed in CHOICES.items():
         value = _get(cfg, key)
         if value is not None and value not in allowed:
@@ -234,8 +238,6 @@ def check_config(cfg: DictConfig) -> None:
     for pattern, weight in ((_get(cfg, "train.page_weights") or {}).items()):
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
             raise ConfigError(f"train.page_weights[{pattern!r}]={weight!r} must be a number >= 0")
-    if "model" in cfg:
-        check_model_config(cfg.model)
     ratio = _get(cfg, "train.warmup_ratio")
     if isinstance(ratio, (int, float)) and ratio > 1:
         raise ConfigError(f"train.warmup_ratio={ratio!r} must be between 0 and 1")
