@@ -36,29 +36,29 @@ def writers_of(doc_ids, pattern: str) -> list[str | None]:
 
 def writer_cv(cfg, writer_pattern: str, exclude: str) -> dict:
     """Fit ``cfg``'s recipe once per held-out writer; macro-F1 (overall and per target) over every held-out row."""
-    from omegaconf import OmegaConf
-
     from peacestance import models
-    from peacestance.data.splits import load_splits, page_weights, select_cells, task_of_processed
+    from peacestance.data.splits import select_cells
     from peacestance.metrics import stance_metrics
     from peacestance.models.base import FitContext, batched_scores
+    from peacestance.runtime import pick_device
+    from peacestance.train import training_data
 
-    splits = load_splits(cfg.data.processed_dir)
-    task = task_of_processed(cfg.data.processed_dir, cfg.task)
-    train = select_cells(splits["train"], cfg.train.cells)
-    train["weight"] = page_weights(train, cfg.train.get("page_weights"))
+    splits, task, _ = training_data(cfg)  # what peacestance-train fits on: cells, page weights, caps
+    train = splits["train"]
+    if "doc_id" not in train.columns:
+        raise ValueError("the training data has no doc_id column: writers are read from the pages' doc_ids")
     validation = select_cells(splits["validation"], cfg.train.cells)
     writer = np.asarray(writers_of(train["doc_id"], writer_pattern), dtype=object)
     held_out = sorted({w for w in writer if w is not None and not re.fullmatch(exclude, w)})
     if len(held_out) < 2:
         raise ValueError(f"--writer-pattern {writer_pattern!r} (excluding {exclude!r}) finds {len(held_out)} writer(s) "
                          f"in {cfg.data.processed_dir}/train.parquet; cross-validation needs at least 2")
-    knobs = OmegaConf.merge(cfg.train, {"device": "cpu"})
+    ctx = FitContext(train=cfg.train, device=pick_device(cfg.train.device))
     gold, pred, targets = [], [], []
     for name in held_out:
         rows = writer == name
         model = models.build(cfg.model, task)
-        model.fit(train[~rows].reset_index(drop=True), validation, FitContext(train=knobs, device="cpu"))
+        model.fit(train[~rows].reset_index(drop=True), validation, ctx)
         test = train[rows & train["primary"].to_numpy(dtype=bool)]
         probs = batched_scores(model, test["sentence"].tolist(), test["phrase"].tolist(), int(cfg.train.eval_batch_size))
         gold += test["label"].tolist()

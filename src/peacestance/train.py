@@ -147,7 +147,7 @@ def _fresh_checkpoints(cfg: DictConfig) -> None:
         shutil.rmtree(ckpt_dir)  # a fresh run must not pick up another run's checkpoints
 
 
-def _data(cfg: DictConfig) -> tuple[dict[str, pd.DataFrame], TaskSpec, str]:
+def training_data(cfg: DictConfig) -> tuple[dict[str, pd.DataFrame], TaskSpec, str]:
     """(splits, task, data hash): the prepared corpus with the task prepare wrote, or a user's own table.
 
     Train uses the cells the config asks for; validation and test keep every cell for reporting.
@@ -240,7 +240,7 @@ def train(cfg: DictConfig) -> float:
     if cfg.train.threads:
         torch.set_num_threads(int(cfg.train.threads))
     device = pick_device(cfg.train.device)
-    splits, task, data_hash = _data(cfg)
+    splits, task, data_hash = training_data(cfg)
     model = models.build(cfg.model, task)
     resume_from, resume_run = _resume_state(cfg) if model.resumable else (None, None)
     ctx = FitContext(train=cfg.train, device=device, checkpoint_dir=str(cfg.train.checkpoint_dir),
