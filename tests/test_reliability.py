@@ -286,6 +286,19 @@ def test_a_page_the_learned_model_would_empty_keeps_what_the_rules_keep():
     assert split_article(page, learned=True) == split_article(page, learned=False) == [lead]
 
 
+def test_the_page_wide_furniture_call_decides_every_line_as_the_line_at_a_time_call_does():
+    from peacestance.data import line_model
+
+    lines = ["Allies weigh a reassurance force for Ukraine.", "Share this article", "",
+             "Q: Do you think a peace deal is coming this year?", "Share this article",
+             "Britain and France said on Tuesday that a headquarters in Paris was now planning the force, officials said.",
+             "Europe's peace force is ready. Its troops are not.", "WATCH: Leaders arrive in Paris 2:05"]
+    sure = line_model.sure_furniture(lines)
+    assert sure == {line for line in lines if line and line_model.is_furniture(line)}
+    assert "Allies weigh a reassurance force for Ukraine." in sure and lines[5] not in sure
+    assert line_model.sure_furniture(["", ""]) == frozenset()
+
+
 def test_a_short_paragraph_between_prose_lines_is_never_dropped_by_the_learned_model():
     from peacestance.data import line_model, split_article
 

@@ -57,14 +57,12 @@ _STANDFIRST_MAX_WORDS = 45
 _STANDFIRST_LOOKAHEAD = 4
 
 
-def _is_standfirst(lines: list[str], i: int, learned: bool) -> bool:
+def _is_standfirst(lines: list[str], i: int, sure_furniture: frozenset[str]) -> bool:
     """A line before any body text whose next lines, all furniture, reach a byline.
 
     That is the page head: headline, standfirst (dek), byline, date. A standfirst is written as
     prose, so only where it stands tells it from the article's lead.
     """
-    from peacestance.data import line_model
-
     if len(lines[i].split()) > _STANDFIRST_MAX_WORDS or _opens_with_dateline(lines[i]):
         return False
     ahead = [line for line in lines[i + 1:] if line][:_STANDFIRST_LOOKAHEAD]
@@ -72,7 +70,7 @@ def _is_standfirst(lines: list[str], i: int, learned: bool) -> bool:
         kind = classify_line(line)
         if looks_like_byline(line, kind):  # not a timestamp: a live blog's first entry is followed by the next one's time
             return True
-        if kind is None and not (learned and line_model.is_furniture(line)):
+        if kind is None and line not in sure_furniture:
             return False
     return False
 
@@ -188,6 +186,7 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             current.clear()
 
     lines = [raw.strip() for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    sure = line_model.sure_furniture(lines) if learned else frozenset()  # what the learned model drops
     for i, line in enumerate(lines):
         if not line or _MD_DECORATION.match(line):
             # a blank line right under a promo's label does not end the promo: pages with a blank
@@ -219,7 +218,7 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
         # A wire dateline opens the story's body: the learned model never drops that line.
         if (not kind and learned and title is not None and not _opens_with_dateline(line)
                 and not INTERVIEW_TURN.match(line) and not _short_paragraph_in_prose(line, last, lines[i + 1:])
-                and line_model.is_furniture(line)):
+                and line in sure):
             kind = "learned"
         if kind:
             dropped[kind] += 1
@@ -262,7 +261,7 @@ def clean_text(text: str, title: str | None = None, may_wrap: bool = True, learn
             note(line, "heading")
             close()
             continue
-        if not paragraphs and not current and _is_standfirst(lines, i, learned):
+        if not paragraphs and not current and _is_standfirst(lines, i, sure):
             dropped["standfirst"] += 1
             note(line, "standfirst")
             continue

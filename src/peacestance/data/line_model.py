@@ -84,6 +84,19 @@ def furniture_probability(lines: list[str]) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(z).ravel()))
 
 
+def sure_furniture(lines: list[str]) -> frozenset[str]:
+    """The lines of one page the model is sure are furniture, scored in one call.
+
+    Scoring a page line by line cost ``analyze()`` about an eighth of its time (a vectorizer call
+    per line); one call over the page's distinct lines gives the same probabilities.
+    """
+    unique = [line for line in dict.fromkeys(lines) if line]
+    if not unique or not available():
+        return frozenset()
+    threshold = _weights()[2]
+    return frozenset(line for line, p in zip(unique, furniture_probability(unique)) if p >= threshold)
+
+
 def is_furniture(line: str) -> bool:
     """True when the learned model is sure (above its shipped threshold) that a line is not article prose."""
     if not available():
