@@ -16,7 +16,7 @@ A ``_target_`` of the user's own (any StanceModel) keeps its knobs unchecked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from omegaconf import DictConfig
 
@@ -148,6 +148,7 @@ class EmbeddingHeadSchema:
     encoder: str = "mpnet"
     head: str = "per_target"
     pooling: str = "mean"
+    depth: Optional[int] = None  # the encoder's first k layers, or null for all
     layers: int = 1
     normalize: bool = True
     max_length: int = 128
@@ -180,7 +181,7 @@ MODEL_CHOICES: dict[str, tuple[Any, ...]] = {
     "class_weight": (None, "balanced"),
     "lexical.class_weight": (None, "balanced"),
 }
-MODEL_POSITIVE = ("layers", "max_length", "batch_size", "min_df", "max_features", "train_layers", "lexical.min_df",
+MODEL_POSITIVE = ("depth", "layers", "max_length", "batch_size", "min_df", "max_features", "train_layers", "lexical.min_df",
                   "lexical.max_features")
 MODEL_ABOVE_ZERO = ("C", "gate_C", "lexical.C")
 MODEL_FRACTIONS = ("lexical_weight", "gate_threshold")

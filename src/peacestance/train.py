@@ -64,7 +64,7 @@ def _sweep_dir() -> str | None:
 
 #: the knobs a run name always shows, as short labels
 NAME_KNOBS = {"train.lr": "lr", "train.epochs": "ep", "train.batch_size": "bs", "model.C": "C",
-              "model.lexical_weight": "lex"}
+              "model.lexical_weight": "lex", "model.depth": "depth"}
 
 
 def _run_name(cfg: DictConfig, train_knobs: tuple[str, ...] | None) -> str:

@@ -49,16 +49,19 @@ class StudentSettings:
         return settings
 
 
-def keep_layers(network, layers: Sequence[int]) -> None:
-    """Cut a transformer's layer stack down to ``layers`` (in place); its config says so when saved."""
+def keep_layers(network, layers: Sequence[int], knob: str = "model.student.layers") -> None:
+    """Cut a transformer's layer stack down to ``layers`` (in place); its config says so when saved.
+
+    ``knob`` is the setting that asked for the cut, so an error names what the user wrote.
+    """
     import torch
 
     stack = getattr(getattr(network, "encoder", None), "layer", None)
     if stack is None:
-        raise ValueError(f"model.student: {type(network).__name__} has no encoder.layer stack to cut")
+        raise ValueError(f"{knob}: {type(network).__name__} has no encoder.layer stack to cut")
     bad = [i for i in layers if i >= len(stack)]
     if bad:
-        raise ValueError(f"model.student.layers {list(bad)} do not exist: the encoder has {len(stack)} layers")
+        raise ValueError(f"{knob} {list(bad)} do not exist: the encoder has {len(stack)} layers")
     network.encoder.layer = torch.nn.ModuleList([stack[i] for i in layers])
     network.config.num_hidden_layers = len(layers)
 

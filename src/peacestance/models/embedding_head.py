@@ -41,7 +41,7 @@ import numpy as np
 from peacestance.encoders import resolve
 from peacestance.encoding import encode_pairs
 from peacestance.models.base import FitContext, StanceModel, row_weights
-from peacestance.models.distill import StudentSettings, distil
+from peacestance.models.distill import StudentSettings, distil, keep_layers
 from peacestance.models.linear import LinearHead
 from peacestance.models.tfidf import LexicalClassifier, pair_text
 
@@ -58,7 +58,8 @@ class SentenceEncoder:
     """Pooled embeddings from a frozen transformer, one forward pass per unique text."""
 
     def __init__(self, source: str, pooling: str = "mean", layers: int = 1, max_length: int = 128,
-                 batch_size: int = 32, normalize: bool = True, cache_dir: str | None = None):
+                 batch_size: int = 32, normalize: bool = True, cache_dir: str | None = None,
+                 depth: int | None = None):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -67,17 +68,32 @@ class SentenceEncoder:
         self.source = source
         self.tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
         self.network = AutoModel.from_pretrained(source, trust_remote_code=False, use_safetensors=True).eval()
+        self.cut = self._cut(depth)  # layers kept, or None for the whole stack
         self.pooling, self.layers, self.max_length = pooling, int(layers), int(max_length)
         self.batch_size, self.normalize = int(batch_size), bool(normalize)
         self.device = torch.device("cpu")
         self.autocast = False  # bf16 matmuls (Predictor precision=bf16, on CPUs with avx512_bf16/AMX or a GPU)
         self.cache = EmbeddingCache(cache_dir, self._fingerprint()) if cache_dir else None
 
+    def _cut(self, depth: int | None) -> int | None:
+        """Keep the first ``depth`` layers (``model.depth``): the encoder's cost is its depth, and the
+        middle layers of all-mpnet-base-v2 serve a stance head as well as its last (docs/model-card.md)."""
+        total = int(self.network.config.num_hidden_layers)
+        if depth is None or int(depth) == total:
+            return None
+        if not 1 <= int(depth) < total:
+            raise ValueError(f"model.depth={depth!r}: the encoder {self.source} has {total} layers; "
+                             f"keep between 1 and {total} of them (null keeps all)")
+        keep_layers(self.network, range(int(depth)), knob="model.depth")
+        return int(depth)
+
     def _fingerprint(self) -> str:
         """Same weights and settings -> same vectors: the cache key."""
         weights = Path(self.source) / "model.safetensors"
         stamp = f"{weights.stat().st_size}-{weights.stat().st_mtime_ns}" if weights.is_file() else self.source
         settings = [self.source, stamp, self.pooling, self.layers, self.max_length, self.normalize]
+        if self.cut is not None:  # uncut encoders keep the keys their caches were written under
+            settings.append(["depth", self.cut])
         return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
 
     def to(self, device: str) -> "SentenceEncoder":
@@ -187,7 +203,8 @@ class EmbeddingHead(StanceModel):
         c = self.cfg
         return SentenceEncoder(source, pooling=c.get("pooling", "mean"), layers=c.get("layers", 1),
                                max_length=c.get("max_length", 128), batch_size=c.get("batch_size", 32),
-                               normalize=c.get("normalize", True), cache_dir=c.get("embedding_cache"))
+                               normalize=c.get("normalize", True), cache_dir=c.get("embedding_cache"),
+                               depth=c.get("depth"))
 
     def _features(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
         u = self.encoder.encode(sentences)
