@@ -306,6 +306,20 @@ sys.exit(rc)
             "seconds": out["predictor"]["seconds"], "cli": out["cli"]}
 
 
+def carry_over(results: dict, skipped: list[str], previous: Path) -> None:
+    """Keep the sections a run skipped from the last full results, marked with the run they came from.
+
+    The memory section alone takes half an hour on 2 cores; a run that re-times predict and
+    ``analyze()`` should not erase it from the README, nor pass it off as new.
+    """
+    if not skipped or not previous.is_file():
+        return
+    old = json.loads(previous.read_text(encoding="utf-8"))
+    for section in skipped:
+        if section in old and section not in results:
+            results[section] = {**old[section], "carried_from": old[section].get("carried_from") or old.get("date", "an earlier date")}
+
+
 def write_readme_table(results: dict) -> None:
     p, t, m, a = results["predict"], results.get("training", {}), results.get("memory", {}), results.get("analyze", {})
     pipe = p["hf_pipeline"]
@@ -337,13 +351,18 @@ def write_readme_table(results: dict) -> None:
                 label = name.removeprefix("extra:")
                 rows.append(f"| analyze() page, {label} ({a[name].get('precision', 'fp32')}) | {a[name]['sentences_per_s']:.1f} sentences/s | "
                             f"{a[name]['ratio_to_pipeline']:.2f}x | {'another recipe, not the default' if name.startswith('extra:') else ''} |")
+    def earlier(section: dict) -> str:
+        return f"from the run of {section['carried_from']}, not re-run" if section.get("carried_from") else ""
+
     for name, row in t.items():
-        if "samples_per_s" in row:
-            rows.append(f"| train, {name} | {row['samples_per_s']:.1f} samples/s | {row['ratio_to_trainer_default']:.2f}x | |")
+        if isinstance(row, dict) and "samples_per_s" in row:
+            rows.append(f"| train, {name} | {row['samples_per_s']:.1f} samples/s | {row['ratio_to_trainer_default']:.2f}x | {earlier(t)} |")
     if m:
-        rows.append(f"| predict {m['pairs']:,} pairs, streamed (Predictor.iter_predict) | peak RSS {m['peak_rss_mb']:.0f} MB | | {m['seconds']:.0f} s |")
+        note = "; ".join(x for x in (f"{m['seconds']:.0f} s", earlier(m)) if x)
+        rows.append(f"| predict {m['pairs']:,} pairs, streamed (Predictor.iter_predict) | peak RSS {m['peak_rss_mb']:.0f} MB | | {note} |")
         if "cli" in m:
-            rows.append(f"| peacestance-predict on a {m['pairs']:,}-line file | peak RSS {m['cli']['peak_rss_mb']:.0f} MB | | {m['cli']['seconds']:.0f} s |")
+            note = "; ".join(x for x in (f"{m['cli']['seconds']:.0f} s", earlier(m)) if x)
+            rows.append(f"| peacestance-predict on a {m['pairs']:,}-line file | peak RSS {m['cli']['peak_rss_mb']:.0f} MB | | {note} |")
     table = "\n".join(["| what | speed | ratio | note |", "|---|---|---|---|", *rows])
     text = README.read_text(encoding="utf-8")
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -381,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--extra-model {item!r}: expected NAME=FOLDER with a trained model folder")
         extra[name] = Path(folder)
     sentences, phrases = bench_inputs(n, ROOT / "data" / "processed")
-    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+    results = {"date": time.strftime("%Y-%m-%d"),
+               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
                "smoke": args.smoke, "pairs": n, "model": str(model_dir), "default_model": str(default_dir)}
     results["predict"] = bench_predict(model_dir, sentences, phrases, repeats, args.batch_size, default_dir, extra)
     if "analyze" not in args.skip:
@@ -391,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
         results["training"] = bench_training(sentences, phrases, args.smoke)
     if "memory" not in args.skip:
         results["memory"] = bench_memory(default_dir or model_dir, memory_pairs, list(dict.fromkeys(sentences)))
+    if not args.smoke:
+        carry_over(results, args.skip, args.out)
     results["peak_rss_mb_bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     p = results["predict"]
@@ -407,8 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(row, dict) and "sentences_per_s" in row:
             print(f"analyze {name}: {row['sentences_per_s']:.1f} sentences/s")
     for name, row in results.get("training", {}).items():
-        print(f"train {name}: " + (f"{row['samples_per_s']:.1f} samples/s ({row['ratio_to_trainer_default']:.2f}x)"
-                                   if "samples_per_s" in row else row["skipped"]))
+        if isinstance(row, dict):
+            print(f"train {name}: " + (f"{row['samples_per_s']:.1f} samples/s ({row['ratio_to_trainer_default']:.2f}x)"
+                                       if "samples_per_s" in row else row["skipped"]))
     if "memory" in results:
         m = results["memory"]
         print(f"memory: {m['pairs']} pairs streamed, peak RSS {m['peak_rss_mb']:.0f} MB in {m['seconds']:.0f} s; "

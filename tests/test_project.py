@@ -162,6 +162,23 @@ def test_benchmark_smoke_runs_end_to_end(tmp_path):
     assert results["memory"]["pairs"] == 500 and results["memory"]["cli"]["peak_rss_mb"] > results["memory"]["rss_after_load_mb"] / 2
 
 
+def test_a_benchmark_run_that_skips_a_section_keeps_the_last_one_marked_with_its_date(tmp_path):
+    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+    from run import carry_over
+
+    previous = tmp_path / "results.json"
+    previous.write_text(json.dumps({"date": "2026-11-20", "memory": {"pairs": 100000, "peak_rss_mb": 924.0},
+                                    "analyze": {"old": 1}}))
+    results = {"date": "2026-11-30", "analyze": {"new": 1}}
+    carry_over(results, ["memory", "analyze", "training"], previous)
+    assert results["memory"] == {"pairs": 100000, "peak_rss_mb": 924.0, "carried_from": "2026-11-20"}
+    assert results["analyze"] == {"new": 1} and "training" not in results  # measured now, or never measured
+    previous.write_text(json.dumps(results))
+    again = {"date": "2026-12-01"}
+    carry_over(again, ["memory"], previous)
+    assert again["memory"]["carried_from"] == "2026-11-20"  # the date it was measured, not the date it was copied
+
+
 def test_benchmark_refuses_an_extra_model_that_is_no_model_folder(tmp_path):
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "benchmarks/run.py"), "--extra-model", f"student={tmp_path}",
                            "--out", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
