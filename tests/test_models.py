@@ -37,17 +37,14 @@ def splits(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory) -> str:
-    """A tiny BERT (random weights, packaged tokenizer) saved as a folder: an encoder any recipe can load.
-
-    Nine layers, so the default recipe's cut to eight (``model.depth``) runs in every test that uses it.
-    """
+    """A tiny BERT (random weights, packaged tokenizer) saved as a folder: an encoder any recipe can load."""
     from transformers import BertConfig, BertModel
 
     from peacestance.models.cross_encoder import build_tokenizer
 
     tokenizer = build_tokenizer(OmegaConf.create({"tokenizer": "packaged"}))
     out = tmp_path_factory.mktemp("tiny-encoder")
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=9, num_attention_heads=2,
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=128, max_position_embeddings=128)
     BertModel(config).save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
@@ -93,49 +90,49 @@ def test_distilled_student_keeps_fewer_layers_learns_the_task_and_reloads(splits
     assert loaded.encoder.network.config.num_hidden_layers == 1
     sentences, phrases = test["sentence"].tolist()[:20], test["phrase"].tolist()[:20]
     np.testing.assert_allclose(loaded.scores(sentences, phrases), model.scores(sentences, phrases), atol=1e-5)
-    with pytest.raises(ValueError, match=r"layers \[12\] do not exist: the encoder has 9 layers"):
-        models.build(compose([*base, "model.student.layers=[0,12]"]).model).fit(
+    with pytest.raises(ValueError, match=r"layers \[5\] do not exist: the encoder has 2 layers"):
+        models.build(compose([*base, "model.student.layers=[0,5]"]).model).fit(
             splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
     with pytest.raises(ValueError, match="model.student: unknown setting"):
         models.build(compose([*base, "+model.student.epoch=2"]).model).fit(
             splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
 
 
-def test_the_default_runs_the_first_eight_layers_of_its_encoder_and_saves_only_those(splits, tiny_encoder, tmp_path):
+def test_model_depth_runs_the_first_k_layers_of_the_encoder_and_saves_only_those(splits, tiny_encoder, tmp_path):
     import torch
     from safetensors import safe_open
 
     from peacestance.models.embedding_head import SentenceEncoder
 
-    cfg = compose(["model=mpnet_head", f"model.encoder={tiny_encoder}", "model.C=20", "model.normalize=false"]).model
-    assert cfg.depth == 8
-    assert all(compose([f"model={name}"]).model.depth is None
-               for name in ("mpnet_student", "mpnet_pair", "mpnet_gate", "minilm_head"))
+    assert compose(["model=mpnet_head"]).model.depth is None  # the default runs the whole encoder
+    assert compose(["experiment=mpnet_head_depth8"]).model.depth == 8
+    cfg = compose(["model=mpnet_head", f"model.encoder={tiny_encoder}", "model.C=20", "model.normalize=false",
+                   "model.depth=1"]).model
     model = models.build(cfg)
     model.fit(splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
-    assert len(model.encoder.network.encoder.layer) == model.encoder.network.config.num_hidden_layers == 8
+    assert len(model.encoder.network.encoder.layer) == model.encoder.network.config.num_hidden_layers == 1
     test = splits["test"][splits["test"]["primary"]]
     assert _macro_f1(model, test) >= 0.8
-    # the vectors are the whole encoder's eighth hidden state, mean-pooled
+    # the vectors are the whole encoder's first hidden layer, mean-pooled
     sentences, phrases = test["sentence"].tolist()[:20], test["phrase"].tolist()[:20]
     whole = SentenceEncoder(tiny_encoder, normalize=False)
     enc = whole.tokenizer(sentences[:4], padding=True, return_tensors="pt")
     with torch.inference_mode():
-        state = whole.network(**enc, output_hidden_states=True).hidden_states[8]
+        state = whole.network(**enc, output_hidden_states=True).hidden_states[1]
     mask = enc["attention_mask"].unsqueeze(-1).float()
     np.testing.assert_allclose(model.encoder.encode(sentences[:4]), ((state * mask).sum(1) / mask.sum(1)).numpy(),
                                atol=1e-5)
     model.save(tmp_path / "m", {"model_name": "tiny_head"})
     with safe_open(str(tmp_path / "m" / "encoder" / "model.safetensors"), "np") as saved:
-        assert not [k for k in saved.keys() if "layer.8." in k]  # the folder holds the eight layers it runs
+        assert not [k for k in saved.keys() if "layer.1." in k]  # the folder holds only the layer it runs
     loaded = models.load(tmp_path / "m")
-    assert loaded.encoder.network.config.num_hidden_layers == 8
+    assert loaded.encoder.network.config.num_hidden_layers == 1
     np.testing.assert_allclose(loaded.scores(sentences, phrases), model.scores(sentences, phrases), atol=1e-5)
     # cached vectors of the cut encoder never pass for the whole one's; the whole stack keeps its old key
-    assert SentenceEncoder(tiny_encoder, depth=8, normalize=False)._fingerprint() != whole._fingerprint()
-    assert SentenceEncoder(tiny_encoder, depth=9, normalize=False)._fingerprint() == whole._fingerprint()
-    with pytest.raises(ValueError, match=r"model\.depth=12: the encoder \S+ has 9 layers; keep between 1 and 9"):
-        SentenceEncoder(tiny_encoder, depth=12)
+    assert SentenceEncoder(tiny_encoder, depth=1, normalize=False)._fingerprint() != whole._fingerprint()
+    assert SentenceEncoder(tiny_encoder, depth=2, normalize=False)._fingerprint() == whole._fingerprint()
+    with pytest.raises(ValueError, match=r"model\.depth=3: the encoder \S+ has 2 layers; keep between 1 and 2"):
+        SentenceEncoder(tiny_encoder, depth=3)
 
 
 def test_lexical_mix_is_the_stated_mixture_and_survives_save_and_load(splits, tiny_encoder, tmp_path):
@@ -189,9 +186,8 @@ def test_a_loaded_embedding_head_serves_without_importing_scikit_learn_or_pandas
 
 
 def test_relevance_gate_answers_neutral_off_target_and_keeps_the_stance_on_target(splits, tiny_encoder, tmp_path):
-    # two of the random encoder's nine layers: deeper random stacks blur the features the gate test needs
     cfg = compose(["model=mpnet_gate", f"model.encoder={tiny_encoder}", "model.C=20", "model.gate_C=20",
-                   "model.normalize=false", "model.depth=2"]).model
+                   "model.normalize=false"]).model
     with pytest.raises(ValueError, match="needs model.head=per_target and every cell .*train.cells=matrix"):
         models.build(cfg).fit(splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
     gated = models.build(cfg)
