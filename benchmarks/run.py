@@ -338,7 +338,7 @@ def write_readme_table(results: dict) -> None:
                         f"{d['ratio_to_best_pipeline']:.2f}x | agreement with fp32 {100 * d['agreement_with_fp32']:.2f}% |")
     for key, d in p.items():
         if key.startswith("extra:"):
-            rows.append(f"| predict, {d['model']} (precision=auto -> {d['precision']}) | {d['pairs_per_s']:.0f} pairs/s | "
+            rows.append(f"| predict, {key.removeprefix('extra:')} (precision=auto -> {d['precision']}) | {d['pairs_per_s']:.0f} pairs/s | "
                         f"{d['ratio_to_best_pipeline']:.2f}x | another recipe, not the default |")
     cb = p["compute_bound"]
     rows.append(f"| MiniLM fp32 compute bound | {cb['fp32_bound_pairs_per_s']:.0f} pairs/s | | fp32 reaches {100 * cb['fp32_share_of_bound']:.0f}% |")
