@@ -485,4 +485,4 @@ def test_writer_cv_holds_each_writer_out_and_scores_every_headline_row(tmp_path,
     assert result["rows"] == int(train["primary"].sum())
     assert result["macro_f1"] >= 0.8
     assert main(["--writer-pattern", r"^(p)", *data]) == 2
-    assert "finds 1 writer(s) in " in capsys.readouterr().err
+    assert f"finds 1 writer(s) in {paths['processed']}/train.parquet;" in capsys.readouterr().err

@@ -123,6 +123,18 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def test_writer_cv_on_a_users_table_names_the_table_when_it_finds_no_writers(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from writer_cv import main
+
+    write_csv(tmp_path / "train.csv", make_rows(120, seed=1))
+    write_csv(tmp_path / "test.csv", make_rows(30, seed=2))
+    assert main(["data=table", f"data.train_file={tmp_path / 'train.csv'}", f"data.test_file={tmp_path / 'test.csv'}",
+                 "model=tfidf"]) == 2
+    err = capsys.readouterr().err
+    assert f"finds 0 writer(s) in {tmp_path / 'train.csv'};" in err and "train.parquet" not in err
+
+
 def test_a_test_label_that_train_lacks_names_file_line_and_value(tmp_path):
     write_csv(tmp_path / "train.csv", make_rows(40, seed=1))
     test = make_rows(5, seed=2)

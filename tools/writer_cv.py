@@ -38,6 +38,7 @@ def writer_cv(cfg, writer_pattern: str, exclude: str) -> dict:
     """Fit ``cfg``'s recipe once per held-out writer; macro-F1 (overall and per target) over every held-out row."""
     from peacestance import models
     from peacestance.data.splits import select_cells
+    from peacestance.data.tables import FORMATS
     from peacestance.metrics import stance_metrics
     from peacestance.models.base import FitContext, batched_scores
     from peacestance.runtime import pick_device
@@ -51,8 +52,9 @@ def writer_cv(cfg, writer_pattern: str, exclude: str) -> dict:
     writer = np.asarray(writers_of(train["doc_id"], writer_pattern), dtype=object)
     held_out = sorted({w for w in writer if w is not None and not re.fullmatch(exclude, w)})
     if len(held_out) < 2:
+        source = cfg.data.train_file if cfg.data.get("format") in FORMATS else f"{cfg.data.processed_dir}/train.parquet"
         raise ValueError(f"--writer-pattern {writer_pattern!r} (excluding {exclude!r}) finds {len(held_out)} writer(s) "
-                         f"in {cfg.data.processed_dir}/train.parquet; cross-validation needs at least 2")
+                         f"in {source}; cross-validation needs at least 2")
     ctx = FitContext(train=cfg.train, device=pick_device(cfg.train.device))
     gold, pred, targets = [], [], []
     for name in held_out:
