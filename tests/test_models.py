@@ -139,6 +139,42 @@ def test_model_depth_runs_the_first_k_layers_of_the_encoder_and_saves_only_those
         SentenceEncoder(tiny_encoder, depth=3)
 
 
+def test_the_rbf_map_reproduces_the_kernel_between_centres_and_agrees_with_scikit_learn():
+    from sklearn.kernel_approximation import Nystroem
+
+    from peacestance.models.kernel_map import RBFMap, rbf
+
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=(300, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    fitted = RBFMap.fit(np.concatenate([x, x[:50]]), components=120, gamma=1.5, seed=3)  # duplicates count once
+    assert fitted.centers.shape == (120, 16) and len(np.unique(fitted.centers, axis=0)) == 120
+    phi = fitted.transform(fitted.centers)
+    np.testing.assert_allclose(phi @ phi.T, rbf(fitted.centers, fitted.centers, 1.5), atol=1e-4)
+    reference = Nystroem(gamma=1.5, n_components=120).fit(fitted.centers)  # the same centres, its own order
+    np.testing.assert_allclose(fitted.transform(x) @ fitted.transform(x[:20]).T,
+                               reference.transform(x) @ reference.transform(x[:20]).T, atol=1e-4)
+    with pytest.raises(ValueError, match=r"model\.kernel_gamma must be > 0"):
+        RBFMap.fit(x, components=10, gamma=0.0, seed=0)
+
+
+def test_an_rbf_head_learns_the_task_and_reloads_with_the_same_scores(splits, tiny_encoder, tmp_path):
+    base = ["model=mpnet_head", f"model.encoder={tiny_encoder}", "model.C=20", "model.kernel=rbf",
+            "model.kernel_components=40"]
+    model = models.build(compose(base).model)
+    model.fit(splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
+    assert model.kernel_map is not None and model.kernel_map.centers.shape[0] == 40
+    test = splits["test"][splits["test"]["primary"]]
+    assert _macro_f1(model, test) >= 0.8
+    model.save(tmp_path / "m", {"model_name": "tiny_rbf"})
+    loaded = models.load(tmp_path / "m")
+    sentences, phrases = test["sentence"].tolist()[:20], test["phrase"].tolist()[:20]
+    np.testing.assert_allclose(loaded.scores(sentences, phrases), model.scores(sentences, phrases), atol=1e-5)
+    with pytest.raises(ValueError, match="model.kernel=rbf needs model.head=per_target"):
+        models.build(compose([*base, "model.head=pair"]).model).fit(
+            splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
+
+
 def test_lexical_mix_is_the_stated_mixture_and_survives_save_and_load(splits, tiny_encoder, tmp_path):
     train = splits["train"][splits["train"]["primary"]]
     test = splits["test"][splits["test"]["primary"]]
@@ -163,10 +199,11 @@ def test_lexical_mix_is_the_stated_mixture_and_survives_save_and_load(splits, ti
         fitted(1.5)
 
 
-def test_a_loaded_embedding_head_serves_without_importing_scikit_learn_or_pandas(splits, tiny_encoder, tmp_path):
+@pytest.mark.parametrize("kernel", ["linear", "rbf"])
+def test_a_loaded_embedding_head_serves_without_importing_scikit_learn_or_pandas(splits, tiny_encoder, tmp_path, kernel):
     """scikit-learn drags pandas and pyarrow in (about 100 MB); serving must stay under 1 GB at 100k pairs."""
     cfg = compose(["model=mpnet_head", f"model.encoder={tiny_encoder}", "model.normalize=false",
-                   "model.lexical_weight=0.3"]).model
+                   "model.lexical_weight=0.3", f"model.kernel={kernel}"]).model
     model = models.build(cfg)
     model.fit(splits["train"][splits["train"]["primary"]], splits["validation"], _ctx())
     model.save(tmp_path / "m", {"model_name": "tiny_mixed"})

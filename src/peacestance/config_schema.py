@@ -160,6 +160,9 @@ class EmbeddingHeadSchema:
     embedding_cache: Any = None  # a folder or null
     lexical_weight: float = 0.25
     lexical: LexicalSchema = field(default_factory=LexicalSchema)
+    kernel: str = "linear"  # linear | rbf (models/kernel_map.py)
+    kernel_gamma: float = 1.0
+    kernel_components: int = 1500
     gate: Any = None  # "relevance" or null
     gate_C: float = 1.0
     gate_threshold: float = 0.5
@@ -176,14 +179,15 @@ MODEL_SCHEMAS: dict[str, type] = {
 MODEL_CHOICES: dict[str, tuple[Any, ...]] = {
     "head": ("per_target", "pair"),
     "cells": ("primary", "matrix"),
+    "kernel": ("linear", "rbf"),
     "pooling": ("mean", "cls"),
     "gate": (None, "none", "relevance"),
     "class_weight": (None, "balanced"),
     "lexical.class_weight": (None, "balanced"),
 }
-MODEL_POSITIVE = ("depth", "layers", "max_length", "batch_size", "min_df", "max_features", "train_layers", "lexical.min_df",
+MODEL_POSITIVE = ("depth", "kernel_components", "layers", "max_length", "batch_size", "min_df", "max_features", "train_layers", "lexical.min_df",
                   "lexical.max_features")
-MODEL_ABOVE_ZERO = ("C", "gate_C", "lexical.C")
+MODEL_ABOVE_ZERO = ("C", "gate_C", "kernel_gamma", "lexical.C")
 MODEL_FRACTIONS = ("lexical_weight", "gate_threshold")
 
 

@@ -12,6 +12,10 @@ few layers), then a logistic-regression head decides the label:
 training sentences (``models/distill.py``); the heads are then trained on the student's vectors,
 and the student is what the model folder keeps: fewer layers, faster ``analyze()``.
 
+``kernel: rbf`` gives the per-target heads RBF features of the sentence vector instead of the
+vector itself (``models/kernel_map.py``): still one logistic regression per target, but with
+curved borders. The map is fitted on the training sentences and saved beside the heads.
+
 ``depth: k`` runs only the encoder's first k layers; the model folder saves the cut encoder. It is
 the speed option (depth 8: about 1.4x on ``analyze()``), not the default: it costs some quality.
 
@@ -45,6 +49,7 @@ from peacestance.encoders import resolve
 from peacestance.encoding import encode_pairs
 from peacestance.models.base import FitContext, StanceModel, row_weights
 from peacestance.models.distill import StudentSettings, distil, keep_layers
+from peacestance.models.kernel_map import RBFMap
 from peacestance.models.linear import LinearHead
 from peacestance.models.tfidf import LexicalClassifier, pair_text
 
@@ -192,6 +197,7 @@ class EmbeddingHead(StanceModel):
         self.heads: dict[str, LinearHead] = {}
         self.gates: dict[str, LinearHead] = {}
         self.lexical: dict[str, LexicalClassifier] = {}
+        self.kernel_map: RBFMap | None = None
         self._phrase_cache: dict[str, np.ndarray] = {}
 
     @property
@@ -209,10 +215,19 @@ class EmbeddingHead(StanceModel):
                                normalize=c.get("normalize", True), cache_dir=c.get("embedding_cache"),
                                depth=c.get("depth"))
 
+    @property
+    def kernel(self) -> str:
+        kernel = self.cfg.get("kernel") or "linear"
+        if kernel not in ("linear", "rbf"):
+            raise ValueError(f"model.kernel must be linear or rbf, not {kernel!r}")
+        if kernel == "rbf" and self.head_kind != "per_target":
+            raise ValueError("model.kernel=rbf needs model.head=per_target (the pair head reads phrase vectors too)")
+        return kernel
+
     def _features(self, sentences: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
         u = self.encoder.encode(sentences)
         if self.head_kind == "per_target":
-            return u
+            return self.kernel_map.transform(u) if self.kernel_map is not None else u
         missing = [p for p in dict.fromkeys(phrases) if p not in self._phrase_cache]
         if missing:
             self._phrase_cache.update(zip(missing, self.encoder.encode(missing)))
@@ -269,7 +284,7 @@ class EmbeddingHead(StanceModel):
 
         if self.head_kind not in ("per_target", "pair"):
             raise ValueError(f"model.head must be per_target or pair, not {self.head_kind!r}")
-        _ = self.lexical_weight  # refuse a bad weight now, not after minutes of encoding
+        _ = self.lexical_weight, self.kernel  # refuse a bad weight or kernel now, not after minutes of encoding
         student = StudentSettings.from_config(self.cfg.student) if self.cfg.get("student") else None
         primary_rows = train["primary"].to_numpy(dtype=bool) if "primary" in train.columns else np.ones(len(train), bool)
         if self.gated and (self.head_kind != "per_target" or primary_rows.all()):
@@ -282,7 +297,14 @@ class EmbeddingHead(StanceModel):
         if student is not None:
             self.encoder, losses = distil(self.encoder, train["sentence"].tolist(), student, seed)
             distil_stats = {"distill_loss_first_epoch": losses[0], "distill_loss": losses[-1]}
-        x = self._features(train["sentence"].tolist(), train["phrase"].tolist())
+        self.kernel_map = None
+        if self.kernel == "rbf":  # the map is fitted on the training sentences' vectors, then the heads on its features
+            u = self.encoder.encode(train["sentence"].tolist())
+            self.kernel_map = RBFMap.fit(u, int(self.cfg.get("kernel_components", 1500)),
+                                         float(self.cfg.get("kernel_gamma", 1.0)), seed)
+            x = self.kernel_map.transform(u)
+        else:
+            x = self._features(train["sentence"].tolist(), train["phrase"].tolist())
         y = np.asarray([self.labels.index(v) for v in train["label"]])
         # Rows that only complete the target matrix (train.cells=matrix) may count for less than first-pass rows.
         primary = train["primary"].to_numpy(dtype=bool) if "primary" in train.columns else np.ones(len(train), bool)
@@ -372,12 +394,15 @@ class EmbeddingHead(StanceModel):
                 tensors[f"gate_intercept_{i}"] = np.ascontiguousarray(self.gates[phrase].intercept_, dtype=np.float32)
                 entry["gate"] = True
             index.append(entry)
+        if self.kernel_map is not None:
+            tensors["kernel_centers"] = np.ascontiguousarray(self.kernel_map.centers)
+            tensors["kernel_normalization"] = np.ascontiguousarray(self.kernel_map.normalization)
         save_file(tensors, str(out / HEAD_FILE))
         if self.lexical:
             (out / LEXICAL_FILE).write_text(json.dumps({k: c.to_dict() for k, c in self.lexical.items()}),
                                             encoding="utf-8")
         settings = {k: self.cfg.get(k) for k in ("head", "pooling", "layers", "max_length", "batch_size", "normalize",
-                                                 "gate", "gate_threshold", "lexical_weight")}
+                                                 "gate", "gate_threshold", "lexical_weight", "kernel", "kernel_gamma")}
         (out / HEAD_META).write_text(json.dumps({"settings": settings, "heads": index}, indent=2) + "\n",
                                      encoding="utf-8")
 
@@ -389,6 +414,9 @@ class EmbeddingHead(StanceModel):
         model = cls(spec["settings"])
         model.encoder = model._encoder(str(model_dir / ENCODER_DIR))
         tensors = load_file(str(model_dir / HEAD_FILE))
+        if "kernel_centers" in tensors:
+            model.kernel_map = RBFMap(tensors["kernel_centers"], tensors["kernel_normalization"],
+                                      float(spec["settings"]["kernel_gamma"]))
         for i, entry in enumerate(spec["heads"]):
             model.heads[entry["phrase"]] = LinearHead(entry["classes"], tensors[f"coef_{i}"],
                                                       tensors[f"intercept_{i}"])
