@@ -72,7 +72,7 @@ benchmark: install
 	$(BIN)/python -m peacestance.benchmark score $(ARGS)
 
 ## Every recipe of the quality ablation as one MLflow parent run, then its table (about 2.5 hours on 2 CPU cores).
-ABLATION ?= baseline_tfidf,minilm_default,mpnet_head,mpnet_head_depth8,mpnet_head_no_lexical,mpnet_student,mpnet_pair,mpnet_head_cls,mpnet_head_matrix,mpnet_gate,mpnet_partial,best
+ABLATION ?= baseline_tfidf,minilm_default,mpnet_head,mpnet_head_linear,mpnet_head_depth8,mpnet_head_no_lexical,mpnet_student,mpnet_pair,mpnet_head_cls,mpnet_head_matrix,mpnet_gate,mpnet_partial,best
 ablation: install
 	$(BIN)/peacestance-train -m experiment=$(ABLATION) tracking.log_model=false
 	$(BIN)/python benchmarks/ablation.py

@@ -66,7 +66,9 @@ def _macro_f1(model, frame: pd.DataFrame) -> float:
 
 @pytest.mark.parametrize("head", ["per_target", "pair"])
 def test_embedding_head_learns_saves_and_loads(splits, tiny_encoder, tmp_path, head):
-    cfg = compose(["model=mpnet_head", f"model.encoder={tiny_encoder}", f"model.head={head}", "model.C=20", "model.normalize=false"]).model
+    kernel = "rbf" if head == "per_target" else "linear"  # the default's RBF features are for per-target heads
+    cfg = compose(["model=mpnet_head", f"model.encoder={tiny_encoder}", f"model.head={head}", f"model.kernel={kernel}",
+                   "model.C=20", "model.normalize=false"]).model
     model = models.build(cfg)
     train = splits["train"][splits["train"]["primary"]]
     model.fit(train, splits["validation"], _ctx())
@@ -159,6 +161,11 @@ def test_the_rbf_map_reproduces_the_kernel_between_centres_and_agrees_with_sciki
 
 
 def test_an_rbf_head_learns_the_task_and_reloads_with_the_same_scores(splits, tiny_encoder, tmp_path):
+    default = compose(["model=mpnet_head"]).model
+    assert (default.kernel, default.kernel_gamma, default.kernel_components) == ("rbf", 1.0, 1500)
+    assert all(compose([f"model={name}"]).model.kernel == "linear"
+               for name in ("mpnet_pair", "mpnet_gate", "mpnet_student", "minilm_head"))
+    assert compose(["experiment=mpnet_head_linear"]).model.kernel == "linear"
     base = ["model=mpnet_head", f"model.encoder={tiny_encoder}", "model.C=20", "model.kernel=rbf",
             "model.kernel_components=40"]
     model = models.build(compose(base).model)
@@ -181,9 +188,9 @@ def test_lexical_mix_is_the_stated_mixture_and_survives_save_and_load(splits, ti
     sentences, phrases = test["sentence"].tolist(), test["phrase"].tolist()
 
     def fitted(weight: float):
-        # C tiny: the head over random-encoder embeddings is near uniform, so the words must carry the mix
+        # C tiny: the linear head over random-encoder embeddings is near uniform, so the words must carry the mix
         cfg = compose(["model=mpnet_head", f"model.encoder={tiny_encoder}", "model.C=0.0001", "model.normalize=false",
-                       f"model.lexical_weight={weight}"]).model
+                       "model.kernel=linear", f"model.lexical_weight={weight}"]).model
         model = models.build(cfg)
         model.fit(train, splits["validation"], _ctx())
         return model
