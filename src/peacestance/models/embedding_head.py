@@ -298,13 +298,11 @@ class EmbeddingHead(StanceModel):
             self.encoder, losses = distil(self.encoder, train["sentence"].tolist(), student, seed)
             distil_stats = {"distill_loss_first_epoch": losses[0], "distill_loss": losses[-1]}
         self.kernel_map = None
+        x = self._features(train["sentence"].tolist(), train["phrase"].tolist())
         if self.kernel == "rbf":  # the map is fitted on the training sentences' vectors, then the heads on its features
-            u = self.encoder.encode(train["sentence"].tolist())
-            self.kernel_map = RBFMap.fit(u, int(self.cfg.get("kernel_components", 1500)),
+            self.kernel_map = RBFMap.fit(x, int(self.cfg.get("kernel_components", 1500)),
                                          float(self.cfg.get("kernel_gamma", 1.0)), seed)
-            x = self.kernel_map.transform(u)
-        else:
-            x = self._features(train["sentence"].tolist(), train["phrase"].tolist())
+            x = self.kernel_map.transform(x)
         y = np.asarray([self.labels.index(v) for v in train["label"]])
         # Rows that only complete the target matrix (train.cells=matrix) may count for less than first-pass rows.
         primary = train["primary"].to_numpy(dtype=bool) if "primary" in train.columns else np.ones(len(train), bool)
