@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,7 @@ def test_run_reads_at_a_glance_name_description_inputs_and_clean_params(trained)
     note = run.data.tags["mlflow.note.content"]
     assert "**tiny**" in note and run.data.tags["data_hash"] in note and "F_avg is the mean F1" in note
     assert "Command: `peacestance-train" in note and "step = epoch" in note
+    assert re.search(r"blind-test \d\.\d{3} \(90% interval \d\.\d{3}-\d\.\d{3}\)", note), note
     inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
     assert {"train", "validation", "test", "blind-benchmark"} <= set(inputs)
     assert inputs["train"].dataset.digest == run.data.tags["data_hash"]
@@ -124,6 +126,10 @@ def test_blind_benchmark_and_test_split_both_reach_reports(trained):
     assert payload["blind-test"]["macro_f1"] == pytest.approx(run["blind_test_macro_f1"], abs=1e-4)
     assert 0.0 <= payload["blind-test"]["ece"] <= 1.0 and payload["temperature"] > 0
     assert (trained["root"] / "reports" / "blind-test_predictions.csv").is_file()
+    for part in ("test", "blind-dev", "blind-test"):  # each headline with its 90% bootstrap interval
+        low, high = payload["intervals"][part]["macro_f1"]
+        assert 0.0 <= low <= payload[part]["macro_f1"] <= high <= 1.0
+    assert payload["intervals"]["level"] == 0.9
 
 
 def test_run_holds_artifacts(trained):
@@ -131,7 +137,8 @@ def test_run_holds_artifacts(trained):
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert "config.yaml" in names
     evals = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "eval")}
-    assert {"confusion_matrix.png", "per_target_f1.png", "classification_report.txt", "test_predictions.csv"} <= evals
+    assert {"confusion_matrix.png", "per_target_f1.png", "classification_report.txt", "test_predictions.csv",
+            "intervals.json"} <= evals
 
 
 def test_registered_pyfunc_loads_and_predicts(trained):

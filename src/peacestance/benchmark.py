@@ -9,6 +9,10 @@ targets a sentence is about (an off-topic sentence counts once, as guarantees/ne
 ``matrix_*`` metrics over all four targets of every sentence.
 
     python -m peacestance.benchmark score --model models/peacestance     # or: make benchmark
+    python -m peacestance.benchmark compare A/blind-dev_predictions.csv B/blind-dev_predictions.csv
+
+``compare`` says whether one model's lead over another on a part is more than the part's noise
+(a paired bootstrap over its sentences, ``peacestance.intervals``).
 
 Building benchmark.jsonl from the writers' files and the second-pass agreement are corpus
 maintenance, not library: ``python tools/benchmark_data.py build|agreement``.
@@ -29,6 +33,7 @@ import pandas as pd
 
 from peacestance.data.jsonl import iter_json_objects
 from peacestance.errors import DataError
+from peacestance.intervals import INTERVAL_UNITS, LEVEL, RESAMPLES, compare_predictions, intervals_from_predictions
 from peacestance.schema import DEFAULT_TARGET, LABELS, PEACE_TASK, TARGETS
 
 log = logging.getLogger(__name__)
@@ -134,7 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     score = sub.add_parser("score", help="score a model on every benchmark part")
     score.add_argument("--model", default=None, help="model folder or MLflow URI (default: models/peacestance)")
     score.add_argument("--out", default="reports/benchmark", help="folder for predictions and plots")
+    compare = sub.add_parser("compare", help="B minus A on the same part: difference, 90%% interval, how often B leads")
+    compare.add_argument("a", help="predictions CSV of model A (reports/<part>_predictions.csv)")
+    compare.add_argument("b", help="predictions CSV of model B, the same part")
     args = parser.parse_args(argv)
+    if args.command == "compare":
+        return _compare(args.a, args.b)
     cfg = compose()
     try:
         predictor = load_predictor(args.model or cfg.model_dir, batch_size=int(cfg.train.eval_batch_size),
@@ -143,9 +153,30 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, FileNotFoundError, ValueError) as exc:
         print(f"benchmark: {exc}", file=sys.stderr)
         return 2
+    intervals = {part: intervals_from_predictions(Path(args.out) / f"{part}_predictions.csv", predictor.task)
+                 for part in results}
     keys = ("macro_f1", "f_avg", "accuracy", "ece", *(f"macro_f1_{t}" for t in TARGETS))
     print(json.dumps({part: {k: round(m[k], 4) for k in keys if k in m} for part, m in results.items()}, indent=2))
-    (Path(args.out) / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    for part, bounds in intervals.items():
+        print(f"{part}: 90% intervals (resampling sentences): "
+              + ", ".join(f"{k} {low:.3f}-{high:.3f}" for k, (low, high) in bounds.items()))
+    payload = {**results, "intervals": {"level": LEVEL, "resamples": RESAMPLES, "resampled": INTERVAL_UNITS, **intervals}}
+    (Path(args.out) / "metrics.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return 0
+
+
+def _compare(path_a: str, path_b: str) -> int:
+    try:
+        table = compare_predictions(path_a, path_b)
+    except DataError as exc:
+        print(f"benchmark compare: {exc}", file=sys.stderr)
+        return 2
+    print(f"B minus A, {RESAMPLES} paired resamples of the sentences (pages where the files have doc_id):")
+    print(f"{'score':<24} {'A':>7} {'B':>7} {'B-A':>7}  {'90% interval':<17} B ahead")
+    for key, row in table.items():
+        low, high = row["interval"]
+        print(f"{key:<24} {row['a']:>7.4f} {row['b']:>7.4f} {row['difference']:>+7.4f}  "
+              f"{low:+.3f} to {high:+.3f}   {100 * row['b_ahead']:.0f}%")
     return 0
 
 

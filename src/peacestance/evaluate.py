@@ -2,7 +2,8 @@
 
 Writes ``reports/metrics.json`` (test and blind-benchmark metrics: headline, per label and
 target, calibration error), ``reports/confusion_matrix.png``, ``reports/per_target.csv``
-(and the per-target chart, classification report and predictions beside them).
+(and the per-target chart, classification report and predictions beside them). Each part's
+headline scores get a 90% bootstrap interval (``intervals`` in metrics.json; ``peacestance.intervals``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def evaluate(cfg: DictConfig, model_source: str | None = None) -> dict[str, dict
     from peacestance.benchmark import score_benchmark
     from peacestance.data.splits import read_split, select_cells
     from peacestance.data.tables import FORMATS, read_test_table
+    from peacestance.intervals import INTERVAL_UNITS, LEVEL, RESAMPLES, intervals_from_predictions
     from peacestance.predict import load_predictor
     from peacestance.reporting import report_split
 
@@ -46,12 +48,16 @@ def evaluate(cfg: DictConfig, model_source: str | None = None) -> dict[str, dict
     if cfg.benchmark.enabled:
         results.update(score_benchmark(predictor, cfg, reports))
     payload = {part: {k: round(v, 4) for k, v in metrics.items()} for part, metrics in results.items()}
+    intervals = {part: intervals_from_predictions(reports / f"{part}_predictions.csv", predictor.task) for part in results}
     payload.update({"model": str(predictor.model_dir), "model_name": predictor.meta.get("model_name"),
                     "rows": len(test), "temperature": predictor.meta.get("temperature", 1.0),
-                    "calibrated_on": predictor.meta.get("calibrated_on")})
+                    "calibrated_on": predictor.meta.get("calibrated_on"),
+                    "intervals": {"level": LEVEL, "resamples": RESAMPLES, "resampled": INTERVAL_UNITS, **intervals}})
     (reports / "metrics.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     for part, m in results.items():
-        log.info("%s macro-F1 %.4f, F_avg %.4f, accuracy %.4f, ECE %.4f", part, m["macro_f1"], m["f_avg"], m["accuracy"], m["ece"])
+        low, high = intervals[part]["macro_f1"]
+        log.info("%s macro-F1 %.4f (90%% interval %.3f-%.3f), F_avg %.4f, accuracy %.4f, ECE %.4f",
+                 part, m["macro_f1"], low, high, m["f_avg"], m["accuracy"], m["ece"])
     return results
 
 

@@ -80,11 +80,15 @@ def readable_params(cfg: DictConfig, train_knobs: tuple[str, ...] | None = None)
 
 
 def describe_run(model_name: str, kind: str, task_name: str, data_hash: str, sizes: dict[str, int],
-                 metrics: dict[str, dict[str, float]], command: str) -> str:
+                 metrics: dict[str, dict[str, float]], command: str,
+                 intervals: dict[str, dict[str, list[float]]] | None = None) -> str:
     """The run page's description (``mlflow.note.content``): what was trained, on what, how well, how to redo it."""
     def score(part: str) -> str:
         value = metrics.get(part, {}).get("macro_f1")
-        return f"{part} {value:.3f}" if value is not None else ""
+        if value is None:
+            return ""
+        bounds = (intervals or {}).get(part, {}).get("macro_f1")
+        return f"{part} {value:.3f}" + (f" (90% interval {bounds[0]:.3f}-{bounds[1]:.3f})" if bounds else "")
 
     headline = " · ".join(x for x in (score("blind-dev"), score("blind-test"), score("test"), score("validation")) if x)
     rows = ", ".join(f"{name} {n}" for name, n in sizes.items())

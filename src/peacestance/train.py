@@ -218,6 +218,16 @@ def _evaluate(model: StanceModel, cfg: DictConfig, splits: dict[str, pd.DataFram
     return results
 
 
+def _intervals(eval_dir: Path, parts: list[str], task) -> dict[str, dict[str, list[float]]]:
+    """90% bootstrap intervals of each scored part, from its predictions file; saved beside it as intervals.json."""
+    from peacestance.intervals import INTERVAL_UNITS, LEVEL, RESAMPLES, intervals_from_predictions
+
+    intervals = {part: intervals_from_predictions(eval_dir / f"{part}_predictions.csv", task) for part in parts}
+    payload = {"level": LEVEL, "resamples": RESAMPLES, "resampled": INTERVAL_UNITS, **intervals}
+    (eval_dir / "intervals.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return intervals
+
+
 def _objective(cfg: DictConfig, metrics: dict[str, dict]) -> tuple[str, float]:
     """What a sweep maximises: macro-F1 on blind-dev (text like the model will meet) or on validation."""
     name = cfg.train.objective
@@ -277,6 +287,7 @@ def train(cfg: DictConfig) -> float:
         model.fit(splits["train"], select_cells(splits["validation"], cfg.train.cells), ctx)
         mlflow.log_metrics(model.train_stats)
         metrics = _evaluate(model, cfg, splits, run_dir / "eval")
+        intervals = _intervals(run_dir / "eval", [part for part in metrics if part != "validation"], task)
         mlflow.log_metric("temperature", model.temperature)
         val_metrics, test_metrics = metrics["validation"], metrics["test"]
         mlflow.log_metrics({f"best_val_{k}": v for k, v in val_metrics.items() if k in ("macro_f1", "f_avg", "accuracy")})
@@ -297,7 +308,7 @@ def train(cfg: DictConfig) -> float:
             example = {"text": splits["test"]["sentence"].head(2).tolist(), "target": splits["test"]["target"].head(2).tolist()}
             version = tracking.log_model(model_out, cfg.tracking, example)
         description = tracking.describe_run(cfg.model.name, model.kind, task.name, data_hash,
-                                            {k: len(v) for k, v in splits.items()}, metrics, _command())
+                                            {k: len(v) for k, v in splits.items()}, metrics, _command(), intervals)
         mlflow.set_tag("mlflow.note.content", description)
         promoted, why = registry.promote(cfg, model_out, version, standing, description,
                                          {**tags, **_headline(metrics)})
