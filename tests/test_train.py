@@ -244,3 +244,16 @@ def test_objective_is_blind_dev_macro_f1_when_asked(trained, tmp_path):
         with pytest.raises(ValueError, match=rf"{knob.split('=')[0]} must be validation.* other than blind-test"):
             train(compose(overrides(tmp_path / "x", trained["paths"], "model=tfidf", knob)))
     assert not (tmp_path / "x" / "mlflow.db").exists()  # refused before any run was opened
+
+
+def test_the_ablation_table_shows_each_blind_score_with_its_interval(trained):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from ablation import rows, table
+
+    run = trained["run"]
+    _, data = rows(trained["cfg"].tracking.uri, "no-parent", "peacestance", [run.info.run_id])
+    saved = json.loads(Path(trained["client"].download_artifacts(run.info.run_id, "eval/intervals.json",
+                                                                 str(trained["root"]))).read_text())
+    assert data[0]["test_ci"] == saved["blind-test"]["macro_f1"] and data[0]["dev_ci"] == saved["blind-dev"]["macro_f1"]
+    low, high = saved["blind-test"]["macro_f1"]
+    assert f"**{run.data.metrics['blind_test_macro_f1']:.3f}**<br>({low:.2f}-{high:.2f})" in table(data)
