@@ -527,10 +527,18 @@ def test_writer_cv_holds_each_writer_out_and_scores_every_headline_row(tmp_path,
             f"data.processed_dir={paths['processed']}"]
     prepare(compose(data))
     cfg = compose([*data, "model=mpnet_head", f"model.encoder={tiny_encoder}", "model.C=20", "model.normalize=false"])
-    result = writer_cv(cfg, r"^p\d(\d)", "[a-l]")  # p03 and p13 share a "writer": the last digit
+    kept = tmp_path / "cv" / "predictions.csv"
+    result = writer_cv(cfg, r"^p\d(\d)", "[a-l]", kept)  # p03 and p13 share a "writer": the last digit
     train = load_splits(paths["processed"])["train"]
     assert result["writers"] == train["doc_id"].str[-1].nunique() >= 5
     assert result["rows"] == int(train["primary"].sum())
     assert result["macro_f1"] >= 0.8
+    low, high = result["macro_f1_interval_90"]
+    assert low <= result["macro_f1"] <= high
+    # the held-out predictions, kept for a paired comparison, give back the same scores
+    from peacestance.intervals import compare_predictions
+    same = compare_predictions(kept, kept)["macro_f1"]
+    assert same["a"] == round(result["macro_f1"], 4) and same["difference"] == 0.0
+    assert pd.read_csv(kept)["doc_id"].nunique() == train[train["primary"]]["doc_id"].nunique()
     assert main(["--writer-pattern", r"^(p)", *data]) == 2
     assert f"finds 1 writer(s) in {paths['processed']}/train.parquet;" in capsys.readouterr().err

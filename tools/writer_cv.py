@@ -4,10 +4,14 @@ Blind-dev has about 300 headline rows, so it decides close calls poorly (standar
 The wire-register pages were written by many writers who each restated their own set of reports, so
 holding one writer's pages out gives text that the rest of the training data did not phrase. Each
 writer is held out in turn, the recipe is fitted on everything else, and its headline rows (the
-targets each sentence speaks to) are scored. One macro-F1 over all held-out rows is printed.
+targets each sentence speaks to) are scored. One macro-F1 over all held-out rows is printed, with its
+90% bootstrap interval over the held-out pages; ``--predictions`` keeps the held-out rows' predictions,
+so two recipes can be compared on the same rows (``python -m peacestance.benchmark compare``).
 
     python tools/writer_cv.py model.matrix_weight=0.1 model.embedding_cache=experiments/cache
     python tools/writer_cv.py experiment=mpnet_head_cls model.embedding_cache=experiments/cache
+    python tools/writer_cv.py --predictions /tmp/cls.csv experiment=mpnet_head_cls model.embedding_cache=experiments/cache
+    python -m peacestance.benchmark compare /tmp/default.csv /tmp/cls.csv   # paired, page by page
 
 Arguments after the options are Hydra overrides, as for peacestance-train. Every fold fits the
 recipe from scratch; with a frozen encoder, ``model.embedding_cache`` encodes each sentence once for
@@ -34,11 +38,12 @@ def writers_of(doc_ids, pattern: str) -> list[str | None]:
     return [m.group(1) if (m := rx.match(str(d))) else None for d in doc_ids]
 
 
-def writer_cv(cfg, writer_pattern: str, exclude: str) -> dict:
+def writer_cv(cfg, writer_pattern: str, exclude: str, predictions: Path | None = None) -> dict:
     """Fit ``cfg``'s recipe once per held-out writer; macro-F1 (overall and per target) over every held-out row."""
     from peacestance import models
     from peacestance.data.splits import select_cells
     from peacestance.data.tables import FORMATS
+    from peacestance.intervals import bootstrap_intervals
     from peacestance.metrics import stance_metrics
     from peacestance.models.base import FitContext, batched_scores
     from peacestance.runtime import pick_device
@@ -56,7 +61,7 @@ def writer_cv(cfg, writer_pattern: str, exclude: str) -> dict:
         raise ValueError(f"--writer-pattern {writer_pattern!r} (excluding {exclude!r}) finds {len(held_out)} writer(s) "
                          f"in {source}; cross-validation needs at least 2")
     ctx = FitContext(train=cfg.train, device=pick_device(cfg.train.device))
-    gold, pred, targets = [], [], []
+    gold, pred, targets, pages, sentences = [], [], [], [], []
     for name in held_out:
         rows = writer == name
         model = models.build(cfg.model, task)
@@ -66,9 +71,18 @@ def writer_cv(cfg, writer_pattern: str, exclude: str) -> dict:
         gold += test["label"].tolist()
         pred += [model.labels[i] for i in probs.argmax(1)]
         targets += test["target"].tolist()
+        pages += test["doc_id"].tolist()
+        sentences += test["sentence"].tolist()
     metrics = stance_metrics(gold, pred, targets)
+    low, high = bootstrap_intervals(gold, pred, targets, pages, task)["macro_f1"]
+    if predictions is not None:
+        import pandas as pd
+
+        predictions.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"doc_id": pages, "sentence": sentences, "target": targets, "gold": gold,
+                      "pred": pred}).to_csv(predictions, index=False)
     return {"writers": len(held_out), "rows": len(gold), "macro_f1": metrics["macro_f1"],
-            **{k: v for k, v in metrics.items() if k.startswith("macro_f1_")}}
+            "macro_f1_interval_90": [low, high], **{k: v for k, v in metrics.items() if k.startswith("macro_f1_")}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writer-pattern", default=r"^([a-z]+)\d",
                         help="regex whose first group is a page's writer, matched against doc_id")
     parser.add_argument("--exclude", default="[a-l]", help="writers never held out (regex, whole name)")
+    parser.add_argument("--predictions", type=Path, default=None,
+                        help="write the held-out rows' predictions here (CSV), for a paired comparison of two recipes")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the recipe, as for peacestance-train")
     args = parser.parse_args(argv)
     from peacestance.config import compose
@@ -84,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = compose(args.overrides)
     check_config(cfg)
     try:
-        result = writer_cv(cfg, args.writer_pattern, args.exclude)
+        result = writer_cv(cfg, args.writer_pattern, args.exclude, args.predictions)
     except (ValueError, FileNotFoundError) as err:
         print(f"writer_cv: {err}", file=sys.stderr)
         return 2
