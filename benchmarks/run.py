@@ -320,6 +320,17 @@ def carry_over(results: dict, skipped: list[str], previous: Path) -> None:
             results[section] = {**old[section], "carried_from": old[section].get("carried_from") or old.get("date", "an earlier date")}
 
 
+def earlier(section: dict) -> str:
+    return f"from the run of {section['carried_from']}, not re-run" if section.get("carried_from") else ""
+
+
+def _with_note(row: str, note: str) -> str:
+    """The table row with ``note`` added to its last cell."""
+    body, last = row.rstrip().removesuffix("|").rsplit("|", 1)
+    last = last.strip()
+    return f"{body}| {last + '; ' if last else ''}{note} |"
+
+
 def write_readme_table(results: dict) -> None:
     p, t, m, a = results["predict"], results.get("training", {}), results.get("memory", {}), results.get("analyze", {})
     pipe = p["hf_pipeline"]
@@ -343,6 +354,8 @@ def write_readme_table(results: dict) -> None:
     cb = p["compute_bound"]
     rows.append(f"| MiniLM fp32 compute bound | {cb['fp32_bound_pairs_per_s']:.0f} pairs/s | | fp32 reaches {100 * cb['fp32_share_of_bound']:.0f}% |")
     rows.append(f"| single-pair latency (MiniLM) | p50 {p['latency_ms']['p50']:.1f} ms, p95 {p['latency_ms']['p95']:.1f} ms | | |")
+    if p.get("carried_from"):
+        rows = [_with_note(row, earlier(p)) for row in rows]
     if a:
         rows.append(f"| analyze() page, HF pipeline over its pairs | {a['hf_pipeline']['sentences_per_s']:.1f} sentences/s | 1.00x | "
                     f"{a['page_sentences']} sentences x {a['targets']} targets |")
@@ -351,9 +364,6 @@ def write_readme_table(results: dict) -> None:
                 label = name.removeprefix("extra:")
                 rows.append(f"| analyze() page, {label} ({a[name].get('precision', 'fp32')}) | {a[name]['sentences_per_s']:.1f} sentences/s | "
                             f"{a[name]['ratio_to_pipeline']:.2f}x | {'another recipe, not the default' if name.startswith('extra:') else ''} |")
-    def earlier(section: dict) -> str:
-        return f"from the run of {section['carried_from']}, not re-run" if section.get("carried_from") else ""
-
     for name, row in t.items():
         if isinstance(row, dict) and "samples_per_s" in row:
             rows.append(f"| train, {name} | {row['samples_per_s']:.1f} samples/s | {row['ratio_to_trainer_default']:.2f}x | {earlier(t)} |")
@@ -384,12 +394,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="the model `make train` gives, timed beside the cross-encoder")
     parser.add_argument("--extra-model", action="append", default=[], metavar="NAME=FOLDER",
                         help="another trained model folder to time on its default path (repeatable)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=("training", "memory", "analyze"))
+    parser.add_argument("--skip", nargs="*", default=[], choices=("predict", "analyze", "training", "memory"),
+                        help="sections not to run; each keeps its figures from --out's last run, marked with that run's date")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     n = args.pairs or (48 if args.smoke else 1000)
     repeats = args.repeats or (1 if args.smoke else 3)
     memory_pairs = args.memory_pairs or (500 if args.smoke else 100_000)
+    if "predict" in args.skip and (args.smoke or not args.out.is_file()
+                                   or "predict" not in json.loads(args.out.read_text(encoding="utf-8"))):
+        parser.error(f"--skip predict keeps the predict figures of {args.out}, and it has none")
 
     model_dir = ensure_model(args.smoke, None if args.smoke else args.model)
     default_dir = model_dir if args.smoke else (args.default_model if (args.default_model / "peacestance.json").is_file() else None)
@@ -403,7 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     results = {"date": time.strftime("%Y-%m-%d"),
                "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
                "smoke": args.smoke, "pairs": n, "model": str(model_dir), "default_model": str(default_dir)}
-    results["predict"] = bench_predict(model_dir, sentences, phrases, repeats, args.batch_size, default_dir, extra)
+    if "predict" in args.skip:  # e.g. a memory-only run: the ratios stay those of the run that timed them
+        carry_over(results, ["predict"], args.out)
+    else:
+        results["predict"] = bench_predict(model_dir, sentences, phrases, repeats, args.batch_size, default_dir, extra)
     if "analyze" not in args.skip:
         results["analyze"] = bench_analyze(model_dir, default_dir, list(dict.fromkeys(sentences)), repeats,
                                            results["predict"]["hf_pipeline"]["best"]["batch_size"], extra)
@@ -412,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" not in args.skip:
         results["memory"] = bench_memory(default_dir or model_dir, memory_pairs, list(dict.fromkeys(sentences)))
     if not args.smoke:
-        carry_over(results, args.skip, args.out)
+        carry_over(results, [s for s in args.skip if s != "predict"], args.out)
     results["peak_rss_mb_bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     p = results["predict"]

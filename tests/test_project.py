@@ -179,6 +179,21 @@ def test_a_benchmark_run_that_skips_a_section_keeps_the_last_one_marked_with_its
     assert again["memory"]["carried_from"] == "2026-11-20"  # the date it was measured, not the date it was copied
 
 
+def test_a_memory_only_benchmark_run_needs_predict_figures_to_keep_and_marks_them(tmp_path):
+    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+    from run import _with_note
+
+    (tmp_path / "r.json").write_text(json.dumps({"date": "2026-11-20", "memory": {}}))
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "benchmarks/run.py"), "--skip", "predict", "analyze",
+                           "training", "--out", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--skip predict keeps the predict figures" in proc.stderr and "has none" in proc.stderr
+    assert json.loads((tmp_path / "r.json").read_text()) == {"date": "2026-11-20", "memory": {}}  # untouched
+    assert _with_note("| predict, bs=8 | 190 pairs/s | 1.00x | the baseline (fastest) |", "from the run of X") == \
+        "| predict, bs=8 | 190 pairs/s | 1.00x | the baseline (fastest); from the run of X |"
+    assert _with_note("| predict, bs=1 | 106 pairs/s | 0.56x |  |", "from the run of X") == \
+        "| predict, bs=1 | 106 pairs/s | 0.56x | from the run of X |"
+
+
 def test_benchmark_refuses_an_extra_model_that_is_no_model_folder(tmp_path):
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "benchmarks/run.py"), "--extra-model", f"student={tmp_path}",
                            "--out", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
