@@ -7,6 +7,7 @@ import pytest
 
 from peacestance import Prediction, Predictor, load_predictor
 from peacestance.predict import MAX_CHARS
+from peacestance.runtime import has_native_bf16
 from peacestance.schema import LABELS
 
 FAVOR = "Paris strongly supports security guarantees for Kyiv."
@@ -187,3 +188,29 @@ def test_bf16_serving_holds_linear_weights_in_bf16_and_scores_exactly_as_autocas
     assert len(linears) == cast and all(m.weight.dtype == torch.bfloat16 for m in linears)
     assert all(p.dtype == torch.float32 for m in network.modules() if isinstance(m, (torch.nn.Embedding, torch.nn.LayerNorm))
                for p in m.parameters())
+
+
+def test_bf16_serving_holds_the_token_embedding_table_in_bf16_with_nearly_the_same_scores(tiny_model_dir):
+    """The table is the largest fp32 tensor left after the Linear layers; rounding its rows moves scores little."""
+    import torch
+
+    from peacestance import models
+    from peacestance.runtime import input_embeddings_to_bf16
+
+    model = models.load(tiny_model_dir).to("cpu")
+    model.autocast = True
+    phrases = [model.task.targets[t] for t in PROBE_TARGETS]
+    before = model.scores(PROBE, phrases)
+    network = model.networks()[0]
+    rows = network.get_input_embeddings().weight.shape[0]
+    assert input_embeddings_to_bf16(network) is True
+    assert network.get_input_embeddings().weight.dtype == torch.bfloat16
+    assert input_embeddings_to_bf16(network) is False  # once
+    after = model.scores(PROBE, phrases)
+    assert np.abs(after - before).max() < 0.02 and (after.argmax(1) == before.argmax(1)).all()
+    assert all(p.dtype == torch.float32 for name, p in network.named_parameters()
+               if "position_embeddings" in name or "LayerNorm" in name)
+    served = Predictor(tiny_model_dir, device="cpu", precision="bf16") if has_native_bf16("cpu") else None
+    if served is not None:  # on a CPU with bf16 instructions the Predictor does it on load
+        table = served._scorer.networks()[0].get_input_embeddings().weight
+        assert table.dtype == torch.bfloat16 and table.shape[0] == rows

@@ -21,7 +21,8 @@ import numpy as np
 
 from peacestance.models.base import (META_FILE, ModelFolderError, batched_scores, check_manifest, check_phrases,
                                      empty_scores, read_meta)
-from peacestance.runtime import PRECISIONS, check_bf16, has_native_bf16, linear_weights_to_bf16, pick_device
+from peacestance.runtime import (PRECISIONS, check_bf16, has_native_bf16, input_embeddings_to_bf16,
+                                 linear_weights_to_bf16, pick_device)
 from peacestance.schema import target_phrase
 from peacestance.task import TaskSpec
 
@@ -98,6 +99,7 @@ class Predictor:
                 self._scorer.autocast = True
                 for network in self._scorer.networks():  # same numbers, half the weights' memory, no cast cache
                     linear_weights_to_bf16(network)
+                    input_embeddings_to_bf16(network)  # 45 MB less for mpnet; rows rounded to bf16
         #: what runs: ``auto`` is bf16 where the hardware computes it natively (99.7-99.9% label agreement
         #: with fp32, 2-3x faster on the CPU), else fp32; evaluation pins fp32 so reports match across machines
         self.precision = precision
