@@ -123,3 +123,15 @@ def test_the_benchmark_cli_compares_two_prediction_files(tmp_path):
     assert line.split()[2] == "1.0000" and line.endswith("100%")
     proc = subprocess.run([*cli, str(a), str(tmp_path / "none.csv")], capture_output=True, text=True)
     assert proc.returncode == 2 and "none.csv: predictions file not found" in proc.stderr
+
+
+def test_compare_pairs_a_recurring_sentence_by_page_and_occurrence(tmp_path):
+    """The same sentence on two pages, labelled differently on each: each row meets its own twin."""
+    rows = {"doc_id": ["p1", "p2", "p3", "p4"], "sentence": ["Same words.", "Same words.", "Other.", "More."],
+            "target": ["troops"] * 4, "gold": ["favor", "against", "neutral", "favor"]}
+    a = tmp_path / "a.csv"
+    pd.DataFrame({**rows, "pred": ["favor", "favor", "neutral", "neutral"]}).to_csv(a, index=False)
+    b = tmp_path / "b.csv"
+    pd.DataFrame({**rows, "pred": rows["gold"]}).iloc[::-1].to_csv(b, index=False)  # another order
+    table = compare_predictions(a, b, resamples=50)
+    assert table["macro_f1"]["b"] == 1.0 and table["macro_f1"]["difference"] > 0

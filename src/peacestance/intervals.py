@@ -180,16 +180,27 @@ def intervals_from_predictions(path, task: TaskSpec | None = None, **kwargs) -> 
         raise DataError(str(exc), path=path) from None
 
 
+def _row_keys(frame, other) -> list[tuple]:
+    """(page when both files have pages, sentence, target, which occurrence): a sentence may recur."""
+    columns = [c for c in ("doc_id", "sentence", "target") if c in frame.columns and c in other.columns]
+    seen: dict[tuple, int] = {}
+    keys = []
+    for row in zip(*(frame[c] for c in columns)):
+        seen[row] = seen.get(row, 0) + 1
+        keys.append((*row, seen[row]))
+    return keys
+
+
 def compare_predictions(path_a, path_b, task: TaskSpec | None = None, **kwargs) -> dict[str, dict[str, float]]:
     """B minus A, for two models' predictions of the same rows (the same split, scored by each)."""
     from peacestance.errors import DataError
 
     a, b = read_predictions(path_a), read_predictions(path_b)
-    key_a = list(zip(a["sentence"], a["target"]))
-    where_b = {key: i for i, key in enumerate(zip(b["sentence"], b["target"]))}
+    key_a, key_b = _row_keys(a, b), _row_keys(b, a)
+    where_b = {key: i for i, key in enumerate(key_b)}
     missing = [i for i, key in enumerate(key_a) if key not in where_b]
     if missing:
-        raise DataError(f"this row ({key_a[missing[0]][1]}) is not in {path_b} ({len(missing)} rows of this file are not): "
+        raise DataError(f"this row ({key_a[missing[0]][-2]}) is not in {path_b} ({len(missing)} rows of this file are not): "
                         "score the same split with both models", path=path_a, line=missing[0] + 2)
     if len(a) != len(b):
         raise DataError(f"{len(b)} rows against {len(a)} in {path_a}: score the same split with both models", path=path_b)
