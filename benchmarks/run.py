@@ -275,7 +275,7 @@ sys.path.insert(0, {str(ROOT / 'src')!r})
 from peacestance.predict import Predictor
 {_HWM}
 p = Predictor({str(model_dir)!r}, batch_size=64, device="cpu")
-base = hwm_kb()
+base = hwm_kb()  # the high-water mark of loading (the weights are converted after they are read)
 targets = [json.loads(line)["target"] for line in open({str(lines)!r}, encoding="utf-8")]
 texts = (json.loads(line)["text"] for line in open({str(lines)!r}, encoding="utf-8"))
 start = time.perf_counter(); count = 0
@@ -301,8 +301,8 @@ sys.exit(rc)
             words = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
             out[name] = {"peak_rss_mb": int(words[2]) / 1024, "seconds": float(words[3])}
             if name == "predictor":
-                out[name].update(pairs=int(words[0]), rss_after_load_mb=int(words[1]) / 1024)
-    return {"pairs": n, "peak_rss_mb": out["predictor"]["peak_rss_mb"], "rss_after_load_mb": out["predictor"]["rss_after_load_mb"],
+                out[name].update(pairs=int(words[0]), peak_rss_at_load_mb=int(words[1]) / 1024)
+    return {"pairs": n, "peak_rss_mb": out["predictor"]["peak_rss_mb"], "peak_rss_at_load_mb": out["predictor"]["peak_rss_at_load_mb"],
             "seconds": out["predictor"]["seconds"], "cli": out["cli"]}
 
 
