@@ -39,7 +39,8 @@ def rows(store: str, parent: str | None, experiment: str, extra: list[str] = ())
     for run in [*children, *(client.get_run(run_id) for run_id in extra)]:
         m = run.data.metrics
         bounds = run_intervals(client, run.info.run_id)
-        out.append({"dev_ci": bounds.get("blind-dev"), "test_ci": bounds.get("blind-test"),"run": run.info.run_name, "dev": m.get("blind_dev_macro_f1"), "test": m.get("blind_test_macro_f1"),
+        out.append({"run": run.info.run_name, "dev": m.get("blind_dev_macro_f1"), "test": m.get("blind_test_macro_f1"),
+                    "dev_ci": bounds.get("blind-dev"), "test_ci": bounds.get("blind-test"),
                     "f_avg": m.get("blind_test_f_avg"), "ece": m.get("blind_test_ece"),
                     "matrix": m.get("blind_test_matrix_macro_f1"), "split": m.get("test_macro_f1"),
                     **{t: m.get(f"blind_test_macro_f1_{t}") for t in TARGETS},

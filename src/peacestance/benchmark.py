@@ -33,7 +33,7 @@ import pandas as pd
 
 from peacestance.data.jsonl import iter_json_objects
 from peacestance.errors import DataError
-from peacestance.intervals import INTERVAL_UNITS, LEVEL, RESAMPLES, compare_predictions, intervals_from_predictions
+from peacestance.intervals import RESAMPLES, compare_predictions, part_intervals
 from peacestance.schema import DEFAULT_TARGET, LABELS, PEACE_TASK, TARGETS
 
 log = logging.getLogger(__name__)
@@ -153,14 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, FileNotFoundError, ValueError) as exc:
         print(f"benchmark: {exc}", file=sys.stderr)
         return 2
-    intervals = {part: intervals_from_predictions(Path(args.out) / f"{part}_predictions.csv", predictor.task)
-                 for part in results}
+    intervals = part_intervals(args.out, results, predictor.task)
     keys = ("macro_f1", "f_avg", "accuracy", "ece", *(f"macro_f1_{t}" for t in TARGETS))
     print(json.dumps({part: {k: round(m[k], 4) for k in keys if k in m} for part, m in results.items()}, indent=2))
-    for part, bounds in intervals.items():
+    for part in results:
         print(f"{part}: 90% intervals (resampling sentences): "
-              + ", ".join(f"{k} {low:.3f}-{high:.3f}" for k, (low, high) in bounds.items()))
-    payload = {**results, "intervals": {"level": LEVEL, "resamples": RESAMPLES, "resampled": INTERVAL_UNITS, **intervals}}
+              + ", ".join(f"{k} {low:.3f}-{high:.3f}" for k, (low, high) in intervals[part].items()))
+    payload = {**results, "intervals": intervals}
     (Path(args.out) / "metrics.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
 

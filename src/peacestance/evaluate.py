@@ -28,7 +28,7 @@ def evaluate(cfg: DictConfig, model_source: str | None = None) -> dict[str, dict
     from peacestance.benchmark import score_benchmark
     from peacestance.data.splits import read_split, select_cells
     from peacestance.data.tables import FORMATS, read_test_table
-    from peacestance.intervals import INTERVAL_UNITS, LEVEL, RESAMPLES, intervals_from_predictions
+    from peacestance.intervals import part_intervals
     from peacestance.predict import load_predictor
     from peacestance.reporting import report_split
 
@@ -48,11 +48,11 @@ def evaluate(cfg: DictConfig, model_source: str | None = None) -> dict[str, dict
     if cfg.benchmark.enabled:
         results.update(score_benchmark(predictor, cfg, reports))
     payload = {part: {k: round(v, 4) for k, v in metrics.items()} for part, metrics in results.items()}
-    intervals = {part: intervals_from_predictions(reports / f"{part}_predictions.csv", predictor.task) for part in results}
+    intervals = part_intervals(reports, results, predictor.task)
     payload.update({"model": str(predictor.model_dir), "model_name": predictor.meta.get("model_name"),
                     "rows": len(test), "temperature": predictor.meta.get("temperature", 1.0),
                     "calibrated_on": predictor.meta.get("calibrated_on"),
-                    "intervals": {"level": LEVEL, "resamples": RESAMPLES, "resampled": INTERVAL_UNITS, **intervals}})
+                    "intervals": intervals})
     (reports / "metrics.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     for part, m in results.items():
         low, high = intervals[part]["macro_f1"]

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from peacestance.errors import DataError
 from peacestance.task import TaskSpec
 
 #: what the intervals cover unless asked otherwise: 90%, from 1,000 resamples, seeded
@@ -153,8 +154,6 @@ def read_predictions(path) -> "pd.DataFrame":
 
     import pandas as pd
 
-    from peacestance.errors import DataError
-
     path = Path(path)
     if not path.is_file():
         raise DataError("predictions file not found (run peacestance-evaluate or `make benchmark` first)", path=path)
@@ -175,9 +174,19 @@ def intervals_from_predictions(path, task: TaskSpec | None = None, **kwargs) -> 
         return bootstrap_intervals(frame["gold"].tolist(), frame["pred"].tolist(), frame["target"].tolist(),
                                    frame["cluster"].tolist(), task, **kwargs)
     except ValueError as exc:
-        from peacestance.errors import DataError
-
         raise DataError(str(exc), path=path) from None
+
+
+def part_intervals(folder, parts, task: TaskSpec | None = None) -> dict:
+    """Intervals of each scored part, read from ``<folder>/<part>_predictions.csv`` (what reporting writes).
+
+    Returned as the record evaluate, ``benchmark score`` and train save: the level, the number of
+    resamples and what was resampled, then one entry per part.
+    """
+    from pathlib import Path
+
+    return {"level": LEVEL, "resamples": RESAMPLES, "resampled": INTERVAL_UNITS,
+            **{part: intervals_from_predictions(Path(folder) / f"{part}_predictions.csv", task) for part in parts}}
 
 
 def _row_keys(frame, other) -> list[tuple]:
@@ -193,8 +202,6 @@ def _row_keys(frame, other) -> list[tuple]:
 
 def compare_predictions(path_a, path_b, task: TaskSpec | None = None, **kwargs) -> dict[str, dict[str, float]]:
     """B minus A, for two models' predictions of the same rows (the same split, scored by each)."""
-    from peacestance.errors import DataError
-
     a, b = read_predictions(path_a), read_predictions(path_b)
     key_a, key_b = _row_keys(a, b), _row_keys(b, a)
     where_b = {key: i for i, key in enumerate(key_b)}

@@ -220,11 +220,10 @@ def _evaluate(model: StanceModel, cfg: DictConfig, splits: dict[str, pd.DataFram
 
 def _intervals(eval_dir: Path, parts: list[str], task) -> dict[str, dict[str, list[float]]]:
     """90% bootstrap intervals of each scored part, from its predictions file; saved beside it as intervals.json."""
-    from peacestance.intervals import INTERVAL_UNITS, LEVEL, RESAMPLES, intervals_from_predictions
+    from peacestance.intervals import part_intervals
 
-    intervals = {part: intervals_from_predictions(eval_dir / f"{part}_predictions.csv", task) for part in parts}
-    payload = {"level": LEVEL, "resamples": RESAMPLES, "resampled": INTERVAL_UNITS, **intervals}
-    (eval_dir / "intervals.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    intervals = part_intervals(eval_dir, parts, task)
+    (eval_dir / "intervals.json").write_text(json.dumps(intervals, indent=2) + "\n", encoding="utf-8")
     return intervals
 
 
