@@ -68,6 +68,8 @@ def test_a_bad_value_or_unknown_key_is_one_clear_error(override, message):
     (["experiment=mpnet_student", "+model.student.depth=2"], r"model\.student: unknown setting\(s\) \['depth'\]"),
     (["model=minilm", "model.max_length=0"], r"model\.max_length=0 must be a positive integer"),
     (["model.depth=0"], r"model\.depth=0 must be a positive integer"),
+    (["model.pad_to_multiple_of=0"], r"model\.pad_to_multiple_of=0 must be a positive integer"),
+    (["model.pad_to_multiple_of=24"], r"model\.pad_to_multiple_of=24 must divide model\.max_length \(128\)"),
     (["model.kernel=poly"], r"model\.kernel='poly' is not one of linear, rbf"),
     (["model.kernel_gamma=0"], r"model\.kernel_gamma=0\.0 must be a number > 0"),
     (["model.depth=eight"], r"model\.depth='eight': Value 'eight' of type 'str' could not be converted to Integer"),

@@ -153,6 +153,7 @@ class EmbeddingHeadSchema:
     normalize: bool = True
     max_length: int = 128
     batch_size: int = 32
+    pad_to_multiple_of: Optional[int] = None  # round padded lengths up (fewer batch shapes), or null
     C: float = 4.0
     class_weight: Any = "balanced"
     cells: str = "primary"  # the cells train.cells uses unless set: primary | matrix
@@ -185,8 +186,8 @@ MODEL_CHOICES: dict[str, tuple[Any, ...]] = {
     "class_weight": (None, "balanced"),
     "lexical.class_weight": (None, "balanced"),
 }
-MODEL_POSITIVE = ("depth", "kernel_components", "layers", "max_length", "batch_size", "min_df", "max_features", "train_layers", "lexical.min_df",
-                  "lexical.max_features")
+MODEL_POSITIVE = ("depth", "pad_to_multiple_of", "kernel_components", "layers", "max_length", "batch_size", "min_df",
+                  "max_features", "train_layers", "lexical.min_df", "lexical.max_features")
 MODEL_ABOVE_ZERO = ("C", "gate_C", "kernel_gamma", "lexical.C")
 MODEL_FRACTIONS = ("lexical_weight", "gate_threshold")
 
@@ -291,6 +292,10 @@ def check_model_config(model: DictConfig) -> None:
         value = _get(typed, key)
         if value is not None and not 0 <= value <= 1:
             raise ConfigError(f"model.{key}={value!r} must be between 0 and 1")
+    multiple, length = _get(typed, "pad_to_multiple_of"), _get(typed, "max_length")
+    if multiple is not None and length is not None and length % multiple:
+        raise ConfigError(f"model.pad_to_multiple_of={multiple} must divide model.max_length ({length}), "
+                          f"so a padded batch never outgrows it")
     for key in ("ngram_range", "lexical.ngram_range"):
         value = _get(typed, key)
         if value is not None and (len(value) != 2 or not 1 <= value[0] <= value[1]):

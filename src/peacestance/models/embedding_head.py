@@ -67,7 +67,7 @@ class SentenceEncoder:
 
     def __init__(self, source: str, pooling: str = "mean", layers: int = 1, max_length: int = 128,
                  batch_size: int = 32, normalize: bool = True, cache_dir: str | None = None,
-                 depth: int | None = None):
+                 depth: int | None = None, pad_to_multiple_of: int | None = None):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -79,6 +79,10 @@ class SentenceEncoder:
         self.cut = self._cut(depth)  # layers kept, or None for the whole stack
         self.pooling, self.layers, self.max_length = pooling, int(layers), int(max_length)
         self.batch_size, self.normalize = int(batch_size), bool(normalize)
+        if pad_to_multiple_of is not None and (int(pad_to_multiple_of) < 1 or self.max_length % int(pad_to_multiple_of)):
+            raise ValueError(f"model.pad_to_multiple_of={pad_to_multiple_of!r} must be a positive divisor of "
+                             f"model.max_length ({self.max_length}), so a padded batch never outgrows it")
+        self.pad_to_multiple_of = int(pad_to_multiple_of) if pad_to_multiple_of is not None else None
         self.device = torch.device("cpu")
         self.autocast = False  # bf16 matmuls (Predictor precision=bf16, on CPUs with avx512_bf16/AMX or a GPU)
         self.cache = EmbeddingCache(cache_dir, self._fingerprint()) if cache_dir else None
@@ -143,7 +147,7 @@ class SentenceEncoder:
         import torch
 
         enc = encode_pairs(self.tokenizer, list(texts), None, self.max_length, return_tensors="pt",
-                           padding=True).to(self.device)
+                           padding=True, pad_to_multiple_of=self.pad_to_multiple_of).to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             out = self.network(**enc, output_hidden_states=self.layers > 1)
             states = (torch.stack(out.hidden_states[-self.layers:]).mean(0) if self.layers > 1
@@ -213,7 +217,7 @@ class EmbeddingHead(StanceModel):
         return SentenceEncoder(source, pooling=c.get("pooling", "mean"), layers=c.get("layers", 1),
                                max_length=c.get("max_length", 128), batch_size=c.get("batch_size", 32),
                                normalize=c.get("normalize", True), cache_dir=c.get("embedding_cache"),
-                               depth=c.get("depth"))
+                               depth=c.get("depth"), pad_to_multiple_of=c.get("pad_to_multiple_of"))
 
     @property
     def kernel(self) -> str:
