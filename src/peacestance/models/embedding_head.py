@@ -79,10 +79,11 @@ class SentenceEncoder:
         self.cut = self._cut(depth)  # layers kept, or None for the whole stack
         self.pooling, self.layers, self.max_length = pooling, int(layers), int(max_length)
         self.batch_size, self.normalize = int(batch_size), bool(normalize)
-        if pad_to_multiple_of is not None and (int(pad_to_multiple_of) < 1 or self.max_length % int(pad_to_multiple_of)):
+        self.pad_to_multiple_of = None if pad_to_multiple_of is None else int(pad_to_multiple_of)
+        if self.pad_to_multiple_of is not None and (self.pad_to_multiple_of < 1
+                                                    or self.max_length % self.pad_to_multiple_of):
             raise ValueError(f"model.pad_to_multiple_of={pad_to_multiple_of!r} must be a positive divisor of "
                              f"model.max_length ({self.max_length}), so a padded batch never outgrows it")
-        self.pad_to_multiple_of = int(pad_to_multiple_of) if pad_to_multiple_of is not None else None
         self.device = torch.device("cpu")
         self.autocast = False  # bf16 matmuls (Predictor precision=bf16, on CPUs with avx512_bf16/AMX or a GPU)
         self.cache = EmbeddingCache(cache_dir, self._fingerprint()) if cache_dir else None
