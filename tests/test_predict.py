@@ -97,6 +97,16 @@ def test_default_precision_is_bf16_only_where_the_hardware_has_it(tiny_model_dir
     assert fp32.precision == "fp32" and fp32._scorer.autocast is False
 
 
+def test_training_precision_auto_follows_the_same_hardware_rule_as_serving():
+    from peacestance.runtime import has_native_bf16, pick_precision
+
+    assert pick_precision("auto", "cpu") == {"bf16": has_native_bf16("cpu"), "fp16": False}
+    assert pick_precision("off", "cpu") == {"bf16": False, "fp16": False}
+    assert pick_precision("bf16", "cpu") == {"bf16": True, "fp16": False}  # asked for: allowed even where emulated
+    with pytest.raises(ValueError, match="train.mixed_precision must be auto, bf16, fp16 or off, not 'fp8'"):
+        pick_precision("fp8", "cpu")
+
+
 def test_wrong_source_names_what_was_tried(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no peacestance model found; tried: .*nowhere"):
         load_predictor(tmp_path / "nowhere")

@@ -20,14 +20,21 @@ def pick_device(device: str = "auto") -> str:
 
 
 def pick_precision(setting: str, device: str) -> dict[str, bool]:
-    """auto: bf16 where the GPU has it, else fp16 on GPU; off on CPU (explicit bf16 is allowed there)."""
-    import torch
+    """auto: bf16 where the hardware computes it natively (a GPU, or a CPU with avx512_bf16/AMX), fp16 on an
+    older GPU, else fp32. Explicit bf16 is allowed anywhere.
 
-    if setting == "off" or (setting == "auto" and device != "cuda"):
+    On a CPU with AMX, bf16 made the hour-long `experiment=best` fine-tune about 3x faster than fp32 and scored
+    best of every recipe (session 12); serving already picks bf16 on the same rule (has_native_bf16).
+    """
+    if setting == "off":
         return {"bf16": False, "fp16": False}
     if setting == "auto":
-        bf16 = torch.cuda.is_bf16_supported()
-        return {"bf16": bf16, "fp16": not bf16}
+        if device == "cuda":
+            import torch
+
+            bf16 = torch.cuda.is_bf16_supported()
+            return {"bf16": bf16, "fp16": not bf16}
+        return {"bf16": has_native_bf16(device), "fp16": False}
     if setting not in ("bf16", "fp16"):
         raise ValueError(f"train.mixed_precision must be auto, bf16, fp16 or off, not {setting!r}")
     return {"bf16": setting == "bf16", "fp16": setting == "fp16"}
