@@ -91,18 +91,45 @@ def matmul_gflops() -> float:
 PIPELINE_BATCH_SIZES = (1, 8, 32, 64)
 
 
-def bench_pipeline(model_dir: Path, sentences: list[str], phrases: list[str], repeats: int) -> dict:
-    """transformers.pipeline on the cross-encoder at each batch size a user would try; the fastest is the baseline."""
-    from transformers import pipeline
+def pipeline_dtypes() -> tuple[str, ...]:
+    """The precisions the pipeline baseline is given: bf16 too where the CPU computes it natively.
 
-    pipe = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), device="cpu", top_k=None)
+    Predictor serves in bf16 on such CPUs, so a baseline held to fp32 there would be a handicapped one.
+    """
+    from peacestance.runtime import cpu_has_bf16
+
+    return ("fp32", "bf16") if cpu_has_bf16() else ("fp32",)
+
+
+def hf_pipeline(model_dir: Path, dtype: str):
+    """transformers.pipeline on the cross-encoder, its weights cast to ``dtype`` (as a user would with torch_dtype)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+    if dtype == "bf16":
+        model = model.to(torch.bfloat16)
+    return pipeline("text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(str(model_dir)),
+                    device="cpu", top_k=None)
+
+
+def bench_pipeline(model_dir: Path, sentences: list[str], phrases: list[str], repeats: int) -> dict:
+    """transformers.pipeline at each batch size and precision a user would try; the fastest is the baseline.
+
+    fp32 rows are ``batch_size_<n>``, bf16 rows ``bf16_batch_size_<n>``; ``best_fp32`` is the fastest fp32 row,
+    the baseline of the runs before session 13.
+    """
     inputs = [{"text": s, "text_pair": p} for s, p in zip(sentences, phrases)]
     rows = {}
-    for bs in PIPELINE_BATCH_SIZES:
-        t = timed(lambda: pipe(inputs, batch_size=bs), repeats)
-        rows[f"batch_size_{bs}"] = {"batch_size": bs, "pairs_per_s": len(inputs) / t}
+    for dtype in pipeline_dtypes():
+        pipe = hf_pipeline(model_dir, dtype)
+        for bs in PIPELINE_BATCH_SIZES:
+            t = timed(lambda: pipe(inputs, batch_size=bs), repeats)
+            key = f"batch_size_{bs}" if dtype == "fp32" else f"{dtype}_batch_size_{bs}"
+            rows[key] = {"batch_size": bs, "dtype": dtype, "pairs_per_s": len(inputs) / t}
     best = max(rows.values(), key=lambda r: r["pairs_per_s"])
-    return {**rows, "best": dict(best)}
+    best_fp32 = max((r for r in rows.values() if r["dtype"] == "fp32"), key=lambda r: r["pairs_per_s"])
+    return {**rows, "best": dict(best), "best_fp32": dict(best_fp32)}
 
 
 def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], repeats: int, batch_size: int,
@@ -176,20 +203,22 @@ def bench_predict(model_dir: Path, sentences: list[str], phrases: list[str], rep
 
 
 def bench_analyze(model_dir: Path, default_dir: Path | None, sentences: list[str], repeats: int,
-                  pipeline_batch_size: int, extra: dict[str, Path] | None = None) -> dict:
-    """analyze() of a 40-sentence page (every target on every sentence) vs the pipeline over the same pairs."""
-    from transformers import pipeline
+                  pipeline_best: dict, extra: dict[str, Path] | None = None) -> dict:
+    """analyze() of a 40-sentence page (every target on every sentence) vs the pipeline over the same pairs.
 
+    The pipeline runs at the batch size and precision that were fastest for predict.
+    """
     from peacestance.predict import Predictor
 
     page_sentences = sentences[:40]
     page = "A page title\n\n" + "\n\n".join(page_sentences)
     phrases = list(TARGETS.values())
     pairs = [{"text": s, "text_pair": p} for s in page_sentences for p in phrases]
-    pipe = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), device="cpu", top_k=None)
-    t_pipe = timed(lambda: pipe(pairs, batch_size=pipeline_batch_size), repeats)
+    pipe = hf_pipeline(model_dir, pipeline_best.get("dtype", "fp32"))
+    t_pipe = timed(lambda: pipe(pairs, batch_size=pipeline_best["batch_size"]), repeats)
     out = {"page_sentences": len(page_sentences), "targets": len(phrases),
-           "hf_pipeline": {"batch_size": pipeline_batch_size, "sentences_per_s": len(page_sentences) / t_pipe}}
+           "hf_pipeline": {"batch_size": pipeline_best["batch_size"], "dtype": pipeline_best.get("dtype", "fp32"),
+                           "sentences_per_s": len(page_sentences) / t_pipe}}
     timed_models = [("minilm_fp32", model_dir, "fp32"), ("default_model", default_dir, "auto"),
                     *((f"extra:{name}", folder, "auto") for name, folder in (extra or {}).items())]
     for name, folder, precision in timed_models:
@@ -334,9 +363,12 @@ def _with_note(row: str, note: str) -> str:
 def write_readme_table(results: dict) -> None:
     p, t, m, a = results["predict"], results.get("training", {}), results.get("memory", {}), results.get("analyze", {})
     pipe = p["hf_pipeline"]
-    rows = [f"| predict, HF pipeline batch_size={r['batch_size']} | {r['pairs_per_s']:.0f} pairs/s | "
-            f"{r['pairs_per_s'] / pipe['best']['pairs_per_s']:.2f}x | {'the baseline (fastest)' if r['batch_size'] == pipe['best']['batch_size'] else ''} |"
-            for key, r in pipe.items() if key.startswith("batch_size_")]
+    def is_best(r: dict) -> bool:
+        return (r["batch_size"], r.get("dtype", "fp32")) == (pipe["best"]["batch_size"], pipe["best"].get("dtype", "fp32"))
+
+    rows = [f"| predict, HF pipeline {r.get('dtype', 'fp32')} batch_size={r['batch_size']} | {r['pairs_per_s']:.0f} pairs/s | "
+            f"{r['pairs_per_s'] / pipe['best']['pairs_per_s']:.2f}x | {'the baseline (fastest)' if is_best(r) else ''} |"
+            for key, r in pipe.items() if "batch_size_" in key]
     for name in VARIANTS:
         if "pairs_per_s" in p.get(name, {}):
             rows.append(f"| predict, MiniLM {name} | {p[name]['pairs_per_s']:.0f} pairs/s | {p[name]['ratio_to_best_pipeline']:.2f}x | "
@@ -345,8 +377,10 @@ def write_readme_table(results: dict) -> None:
         if "pairs_per_s" in p.get(key, {}):
             d = p[key]
             what = f"precision={d['precision']}" if key != "default_model" else f"default path: precision=auto -> {d['precision']}"
+            against_fp32 = (f"; {d['pairs_per_s'] / pipe['best_fp32']['pairs_per_s']:.2f}x the fastest fp32 pipeline"
+                            if "best_fp32" in pipe and pipe["best_fp32"] != pipe["best"] else "")
             rows.append(f"| predict, default model ({d['model']}, {what}) | {d['pairs_per_s']:.0f} pairs/s | "
-                        f"{d['ratio_to_best_pipeline']:.2f}x | agreement with fp32 {100 * d['agreement_with_fp32']:.2f}% |")
+                        f"{d['ratio_to_best_pipeline']:.2f}x | agreement with fp32 {100 * d['agreement_with_fp32']:.2f}%{against_fp32} |")
     for key, d in p.items():
         if key.startswith("extra:"):
             rows.append(f"| predict, {key.removeprefix('extra:')} (precision=auto -> {d['precision']}) | {d['pairs_per_s']:.0f} pairs/s | "
@@ -357,7 +391,8 @@ def write_readme_table(results: dict) -> None:
     if p.get("carried_from"):
         rows = [_with_note(row, earlier(p)) for row in rows]
     if a:
-        rows.append(f"| analyze() page, HF pipeline over its pairs | {a['hf_pipeline']['sentences_per_s']:.1f} sentences/s | 1.00x | "
+        rows.append(f"| analyze() page, HF pipeline {a['hf_pipeline'].get('dtype', 'fp32')} over its pairs | "
+                    f"{a['hf_pipeline']['sentences_per_s']:.1f} sentences/s | 1.00x | "
                     f"{a['page_sentences']} sentences x {a['targets']} targets |")
         for name in ("minilm_fp32", "default_model", *(k for k in a if k.startswith("extra:"))):
             if name in a:
@@ -423,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         results["predict"] = bench_predict(model_dir, sentences, phrases, repeats, args.batch_size, default_dir, extra)
     if "analyze" not in args.skip:
         results["analyze"] = bench_analyze(model_dir, default_dir, list(dict.fromkeys(sentences)), repeats,
-                                           results["predict"]["hf_pipeline"]["best"]["batch_size"], extra)
+                                           results["predict"]["hf_pipeline"]["best"], extra)
     if "training" not in args.skip:
         results["training"] = bench_training(sentences, phrases, args.smoke)
     if "memory" not in args.skip:
@@ -434,8 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     p = results["predict"]
     best = p["hf_pipeline"]["best"]
-    print("pipeline pairs/s: " + ", ".join(f"bs={r['batch_size']} {r['pairs_per_s']:.1f}" for k, r in p["hf_pipeline"].items()
-                                           if k.startswith("batch_size_")) + f" (best bs={best['batch_size']})")
+    print("pipeline pairs/s: " + ", ".join(f"{r.get('dtype', 'fp32')} bs={r['batch_size']} {r['pairs_per_s']:.1f}"
+                                           for k, r in p["hf_pipeline"].items() if "batch_size_" in k)
+          + f" (best {best.get('dtype', 'fp32')} bs={best['batch_size']})")
     for name in (*VARIANTS, "default_model_fp32", "default_model_bf16", "default_model", *(k for k in p if k.startswith("extra:"))):
         row = p.get(name, {})
         if "pairs_per_s" in row:

@@ -139,6 +139,8 @@ def test_torchrun_two_processes_with_tiny(tmp_path):
 
 @pytest.mark.slow
 def test_benchmark_smoke_runs_end_to_end(tmp_path):
+    from peacestance.runtime import cpu_has_bf16
+
     out = tmp_path / "results.json"
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "benchmarks/run.py"), "--smoke", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
@@ -146,8 +148,12 @@ def test_benchmark_smoke_runs_end_to_end(tmp_path):
     results = json.loads(out.read_text())
     predict = results["predict"]
     pipe = predict["hf_pipeline"]
-    assert sorted(r["batch_size"] for k, r in pipe.items() if k.startswith("batch_size_")) == [1, 8, 32, 64]
-    assert pipe["best"]["pairs_per_s"] == max(r["pairs_per_s"] for k, r in pipe.items() if k.startswith("batch_size_"))
+    timed_rows = [r for k, r in pipe.items() if "batch_size_" in k]
+    sizes = {dtype: sorted(r["batch_size"] for r in timed_rows if r["dtype"] == dtype) for dtype in ("fp32", "bf16")}
+    assert sizes["fp32"] == [1, 8, 32, 64]  # and bf16 at the same sizes where the CPU computes bf16 natively
+    assert sizes["bf16"] == ([1, 8, 32, 64] if cpu_has_bf16() else [])
+    assert pipe["best"]["pairs_per_s"] == max(r["pairs_per_s"] for r in timed_rows)
+    assert pipe["best_fp32"]["pairs_per_s"] == max(r["pairs_per_s"] for r in timed_rows if r["dtype"] == "fp32")
     assert predict["fp32"]["ratio_to_best_pipeline"] == pytest.approx(
         predict["fp32"]["pairs_per_s"] / pipe["best"]["pairs_per_s"])
     assert results["analyze"]["minilm_fp32"]["sentences_found"] >= 1 and "default_model" in predict
