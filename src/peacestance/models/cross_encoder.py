@@ -181,7 +181,9 @@ class CrossEncoder(StanceModel):
         logger.active = False
         history = trainer.state.log_history[-1] if trainer.state.log_history else {}
         self.train_stats = {k: float(history[k]) for k in ("train_runtime", "train_samples_per_second") if k in history}
-        self.network = trainer.model
+        # Mixed precision wraps the model's forward in autocast; unwrap it, so that the run scores test and the
+        # benchmark in fp32, as evaluate and serving do after loading the saved weights.
+        self.network = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
         self.to(ctx.device)
 
     def networks(self) -> list:
