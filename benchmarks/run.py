@@ -363,11 +363,8 @@ def _with_note(row: str, note: str) -> str:
 def write_readme_table(results: dict) -> None:
     p, t, m, a = results["predict"], results.get("training", {}), results.get("memory", {}), results.get("analyze", {})
     pipe = p["hf_pipeline"]
-    def is_best(r: dict) -> bool:
-        return (r["batch_size"], r.get("dtype", "fp32")) == (pipe["best"]["batch_size"], pipe["best"].get("dtype", "fp32"))
-
     rows = [f"| predict, HF pipeline {r.get('dtype', 'fp32')} batch_size={r['batch_size']} | {r['pairs_per_s']:.0f} pairs/s | "
-            f"{r['pairs_per_s'] / pipe['best']['pairs_per_s']:.2f}x | {'the baseline (fastest)' if is_best(r) else ''} |"
+            f"{r['pairs_per_s'] / pipe['best']['pairs_per_s']:.2f}x | {'the baseline (fastest)' if r == pipe['best'] else ''} |"
             for key, r in pipe.items() if "batch_size_" in key]
     for name in VARIANTS:
         if "pairs_per_s" in p.get(name, {}):
